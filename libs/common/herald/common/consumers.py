@@ -1,0 +1,107 @@
+"""The one place where a handler's outcome becomes ack, nak(delay) or term.
+
+Handlers return normally (ack), raise ``RetryLater`` (nak with its delay), raise
+``PoisonMessage`` or fail to parse their envelope (term, logged as an error), or raise anything
+else (nak with a backoff that grows with the delivery count; JetStream's MaxDeliver bounds it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsRouter, PullSub
+from faststream.nats.annotations import NatsMessage
+from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
+
+from herald.common.errors import PoisonMessage, RetryLater
+from herald.common.events.envelope import Envelope, UnknownSchemaError
+from herald.common.settings import HeraldSettings
+from herald.common.streams import ConsumerSpec
+
+log = structlog.get_logger(__name__)
+
+HANDLED = Counter("herald_messages_handled_total", "Messages settled", ["consumer", "outcome"])
+HANDLE_SECONDS = Histogram("herald_message_handle_seconds", "Time spent in a handler", ["consumer"])
+
+Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
+
+
+def redelivery_delay(delivered: int, *, base_s: float = 0.5, cap_s: float = 30.0) -> float:
+    """Backoff before redelivering a message whose handler crashed (pure)."""
+    return float(min(cap_s, base_s * 2 ** max(0, delivered - 1)))
+
+
+def settled(consumer: str) -> Callable[[Handler], Callable[[NatsMessage], Awaitable[None]]]:
+    """Wrap ``handler(envelope, message)`` so its outcome settles the JetStream message."""
+
+    def decorate(handler: Handler) -> Callable[[NatsMessage], Awaitable[None]]:
+        # No functools.wraps: FastStream reads the signature, and it must see only ``message``.
+        async def run(message: NatsMessage) -> None:
+            started = time.perf_counter()
+            outcome = await _settle(consumer, handler, message)
+            HANDLED.labels(consumer, outcome).inc()
+            HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
+
+        run.__name__ = handler.__name__
+        run.__doc__ = handler.__doc__
+        return run
+
+    return decorate
+
+
+async def _settle(consumer: str, handler: Handler, message: NatsMessage) -> str:
+    try:
+        envelope = Envelope.model_validate_json(message.body)
+        await handler(envelope, message)
+    except RetryLater as retry:
+        await message.nack(delay=retry.delay_s)
+        return "retry"
+    except (PoisonMessage, UnknownSchemaError, ValidationError) as error:
+        log.error(
+            "message.poison",
+            consumer=consumer,
+            subject=message.raw_message.subject,
+            error=str(error),
+        )
+        await message.reject()
+        return "poison"
+    except Exception as error:  # a bug or an outage: redeliver later, never drop
+        delivered = message.raw_message.metadata.num_delivered
+        log.exception(
+            "message.handler_failed", consumer=consumer, delivered=delivered, error=str(error)
+        )
+        await message.nack(delay=redelivery_delay(delivered))
+        return "error"
+    await message.ack()
+    return "ack"
+
+
+def subscribe(
+    router: NatsRouter,
+    spec: ConsumerSpec,
+    settings: HeraldSettings,
+    *,
+    workers: int = 1,
+    fetch_batch: int = 10,
+) -> Callable[[Callable[[NatsMessage], Awaitable[None]]], object]:
+    """Register a handler on ``spec``'s durable pull consumer with explicit, manual acks.
+
+    The stream is declared by ``ensure_streams``; the consumer's tunables come from settings.
+    """
+    return router.subscriber(
+        spec.filter_subject,
+        stream=JStream(spec.stream.name, declare=False),
+        durable=spec.durable,
+        pull_sub=PullSub(batch_size=fetch_batch, timeout=1.0),
+        config=ConsumerConfig(
+            ack_wait=settings.consumer_ack_wait_s,
+            max_deliver=settings.consumer_max_deliver,
+            max_ack_pending=settings.consumer_max_ack_pending,
+        ),
+        max_workers=workers,
+        ack_policy=AckPolicy.MANUAL,
+    )

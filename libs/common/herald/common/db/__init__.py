@@ -1,0 +1,1 @@
+"""PostgreSQL access: models, engine and unit of work, migrations."""

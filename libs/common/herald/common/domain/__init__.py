@@ -1,0 +1,1 @@
+"""Pure domain rules shared by services: states and transitions, no I/O."""

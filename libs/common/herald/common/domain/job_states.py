@@ -1,0 +1,61 @@
+"""The publish job lifecycle: states and the transitions allowed between them.
+
+Pure: no I/O. Every status change anywhere in Herald asks ``can_transition`` first, and the
+database UPDATE that applies it is guarded by the same ``from`` set (``sources_of``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    SCHEDULED = "scheduled"  # approved for a future time; waits in the database
+    QUEUED = "queued"  # due; a publish.requested is (or will be) on its way
+    PROCESSING = "processing"  # a worker holds the lease and is calling the platform
+    RETRYING = "retrying"  # a transient error; waits for its backoff to elapse
+    SUCCEEDED = "succeeded"  # the platform accepted the post (terminal)
+    FAILED = "failed"  # permanent error or attempts exhausted: the dead letter (terminal)
+    WAITING_AUTH = "waiting_auth"  # the channel needs re-authorization; resumes when fixed
+    UNCERTAIN = "uncertain"  # crashed mid-call; the publisher reconciles with the platform
+    CANCELLED = "cancelled"  # stopped by a user (terminal)
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.SCHEDULED: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
+    JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
+    JobStatus.PROCESSING: frozenset(
+        {
+            JobStatus.SUCCEEDED,
+            JobStatus.RETRYING,
+            JobStatus.FAILED,
+            JobStatus.WAITING_AUTH,
+            JobStatus.UNCERTAIN,
+            JobStatus.CANCELLED,
+        }
+    ),
+    JobStatus.RETRYING: frozenset({JobStatus.PROCESSING, JobStatus.QUEUED, JobStatus.CANCELLED}),
+    JobStatus.WAITING_AUTH: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
+    JobStatus.UNCERTAIN: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset({JobStatus.QUEUED}),  # manual retry only
+    JobStatus.CANCELLED: frozenset({JobStatus.QUEUED}),  # manual retry only
+}
+
+CLAIMABLE = frozenset({JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.UNCERTAIN})
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    """Whether a job in ``current`` may move to ``target``."""
+    return target in TRANSITIONS[current]
+
+
+def sources_of(target: JobStatus) -> frozenset[JobStatus]:
+    """Every state from which ``target`` is reachable in one step (for guarded UPDATEs)."""
+    return frozenset(state for state, targets in TRANSITIONS.items() if target in targets)
+
+
+def is_terminal(status: JobStatus) -> bool:
+    return status in TERMINAL

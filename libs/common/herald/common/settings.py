@@ -1,0 +1,99 @@
+"""Settings read from ``HERALD_*`` environment variables.
+
+One model for what every service shares; each service subclasses it with its own fields only.
+A bad or missing value stops start-up with one line naming the variable (``load_settings``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-operator-token"})
+
+
+class HeraldSettings(BaseSettings):
+    """What every Herald service needs: where the database and NATS are, and how to behave."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", extra="ignore", frozen=True)
+
+    environment: str = Field("development", description="development | test | production")
+    service_name: str = Field("herald", description="name used in logs, heartbeats and metrics")
+    instance_id: str = Field("", description="unique per process; defaults to host:pid")
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/herald",
+        description="SQLAlchemy async URL of the PostgreSQL database",
+    )
+    db_pool_size: int = Field(10, ge=1)
+    nats_url: str = Field("nats://127.0.0.1:4222", description="comma-separated NATS server URLs")
+    stream_replicas: int = Field(1, ge=1, le=5)
+    stream_max_age_s: float = Field(7 * 24 * 3600, gt=0)
+    stream_duplicate_window_s: float = Field(120, gt=0)
+    consumer_ack_wait_s: float = Field(30, gt=0)
+    consumer_max_deliver: int = Field(20, ge=1)
+    consumer_max_ack_pending: int = Field(1000, ge=1)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535, description="port of /healthz, /readyz, /metrics")
+    log_level: str = "INFO"
+    heartbeat_interval_s: float = Field(5, gt=0)
+    outbox_poll_interval_s: float = Field(1.0, gt=0)
+    credential_keys: str = Field(
+        "dev:ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZHU=",
+        description="AES-GCM key ring for channel credentials: kid:base64(32 bytes),…",
+    )
+    credential_active_key: str | None = Field(None, description="key id for new writes")
+    outbox_grace_s: float = Field(
+        2.0, ge=0, description="age before the background relay takes over an unsent row"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a postgresql:// or postgresql+asyncpg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholders_in_production(self) -> HeraldSettings:
+        if self.is_production and self.credential_keys.startswith("dev:"):
+            raise ValueError("credential_keys: the development key is refused in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+S = TypeVar("S", bound=HeraldSettings)
+
+
+def describe_errors(cls: type[HeraldSettings], error: ValidationError) -> str:
+    """One line per bad variable, named as the operator must set it."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        lines.append(f"{prefix}{field.upper()}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings or exit with status 2 and a message naming each bad variable."""
+    try:
+        return cls()
+    except ValidationError as error:
+        print(f"herald: invalid settings: {describe_errors(cls, error)}", file=sys.stderr)
+        raise SystemExit(2) from None

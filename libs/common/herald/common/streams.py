@@ -1,0 +1,78 @@
+"""JetStream streams and durable consumers, declared in code and created idempotently.
+
+Their tunables (replicas, max age, duplicate window, ack wait, max deliver, max ack pending)
+come from settings, not constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from herald.common.settings import HeraldSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+
+
+ASSETS = StreamSpec("ASSETS", ("herald.assets.>",), "asset lifecycle events")
+PUBLISH = StreamSpec("PUBLISH", ("herald.publish.>",), "publish commands and outcomes")
+ALERTS = StreamSpec("ALERTS", ("herald.alerts.>",), "alert lifecycle events")
+SYSTEM = StreamSpec("SYSTEM", ("herald.system.>",), "service and infrastructure events")
+STREAMS = (ASSETS, PUBLISH, ALERTS, SYSTEM)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer: one per (service, subject); replicas share it."""
+
+    durable: str
+    stream: StreamSpec
+    filter_subject: str
+
+
+def stream_config(spec: StreamSpec, settings: HeraldSettings) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        description=spec.description,
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        max_age=settings.stream_max_age_s,
+        duplicate_window=settings.stream_duplicate_window_s,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, settings: HeraldSettings) -> None:
+    """Create each stream, or bring an existing one to the configured settings."""
+    for spec in STREAMS:
+        config = stream_config(spec, settings)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+            log.info("stream.created", stream=spec.name)
+            continue
+        try:
+            await js.update_stream(config)
+        except BadRequestError as error:  # e.g. replicas cannot change on a single node
+            log.warning("stream.update_refused", stream=spec.name, error=str(error))
+
+
+PUBLISHER_ASSET_APPROVED = ConsumerSpec(
+    "publisher-asset-approved", ASSETS, "herald.assets.approved"
+)
+PUBLISHER_PUBLISH_REQUESTED = ConsumerSpec(
+    "publisher-publish-requested", PUBLISH, "herald.publish.requested"
+)
+ALERTER_PUBLISH_FAILED = ConsumerSpec("alerter-publish-failed", PUBLISH, "herald.publish.failed")

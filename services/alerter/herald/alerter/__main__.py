@@ -1,0 +1,3 @@
+from herald.alerter.main import main
+
+main()

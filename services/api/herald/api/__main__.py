@@ -1,0 +1,3 @@
+from herald.api.main import main
+
+main()

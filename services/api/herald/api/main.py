@@ -1,0 +1,100 @@
+"""Wiring of the API gateway: settings → database, JetStream, relay, heartbeat → routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import nats
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from herald.api import problems
+from herald.api.middleware import limit_body, observe
+from herald.api.routes import assets, channels, jobs, tenants
+from herald.api.settings import ApiSettings
+from herald.api.state import AppState
+from herald.common.credentials import CredentialBox
+from herald.common.db.engine import Database
+from herald.common.heartbeat import run_heartbeat
+from herald.common.logs import configure_logging
+from herald.common.ops import ops_router
+from herald.common.outbox import OutboxRelay
+from herald.common.runtime import instance_id
+from herald.common.settings import load_settings
+from herald.common.streams import ensure_streams
+from herald.common.telemetry import setup_tracing, shutdown_tracing
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    db = Database(
+        settings.database_url, pool_size=settings.db_pool_size, application_name="herald-api"
+    )
+    connection: list[NatsClient] = []
+
+    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        await connection[0].jetstream().publish(subject, payload, headers=headers)
+
+    async def nats_ping() -> None:
+        if not connection or not connection[0].is_connected:
+            raise ConnectionError("NATS is not connected")
+        await connection[0].flush(timeout=1)
+
+    relay = OutboxRelay(db, publish, grace_s=settings.outbox_grace_s)
+    box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        connection.append(
+            await nats.connect(
+                settings.nats_url.split(","), max_reconnect_attempts=-1, name="herald-api"
+            )
+        )
+        await ensure_streams(connection[0].jetstream(), settings)
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(relay.run(stop, settings.outbox_poll_interval_s)),
+            asyncio.create_task(
+                run_heartbeat(db, "api", instance_id(settings), stop, settings.heartbeat_interval_s)
+            ),
+        ]
+        log.info("service.started", http_port=settings.http_port)
+        yield
+        stop.set()
+        await asyncio.wait(tasks, timeout=10)
+        await connection[0].drain()
+        await db.dispose()
+        shutdown_tracing()
+        log.info("service.stopped")
+
+    app = FastAPI(title="Herald API", version="1", lifespan=lifespan)
+    app.state.herald = AppState(settings=settings, db=db, relay=relay, credentials=box)
+    problems.install(app)
+    app.middleware("http")(limit_body(settings.max_body_bytes))
+    app.middleware("http")(observe)
+    for module in (tenants, channels, assets, jobs):
+        app.include_router(module.router)
+    app.include_router(ops_router({"database": db.ping, "nats": nats_ping}))
+    return app
+
+
+def main() -> None:
+    settings = load_settings(ApiSettings)
+    configure_logging("api", settings.log_level)
+    setup_tracing("api")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        access_log=False,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

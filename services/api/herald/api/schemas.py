@@ -1,0 +1,117 @@
+"""Request and response bodies of the public API (v1). Shapes listed in ARCHITECTURE.md
+"Shapes that clients, tests and tools rely on" are stable: add fields, never rename."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from herald.common.domain.asset_states import Priority
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class TenantIn(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantOut(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class TenantCreated(BaseModel):
+    tenant: TenantOut
+    api_key: str = Field(description="the first admin key; shown once")
+
+
+class ChannelIn(BaseModel):
+    model_config = _STRICT
+    platform: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChannelOut(BaseModel):
+    id: uuid.UUID
+    platform: str
+    name: str
+    config: dict[str, Any]
+    auth_state: str
+    created_at: datetime
+
+
+class MediaIn(BaseModel):
+    model_config = _STRICT
+    url: AnyHttpUrl
+
+
+class AssetIn(BaseModel):
+    model_config = _STRICT
+    title: str = Field(min_length=1, max_length=500)
+    body: str = Field(max_length=100_000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=20)
+    channel_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+    scheduled_for: datetime | None = None
+    priority: Priority = Priority.NORMAL
+
+    @field_validator("scheduled_for")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("scheduled_for needs a time zone, e.g. 2026-12-01T09:00:00Z")
+        return value
+
+
+class JobSummary(BaseModel):
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    platform: str
+    status: str
+
+
+class AssetOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    body: str
+    media: list[dict[str, Any]]
+    channel_ids: list[uuid.UUID]
+    status: str
+    priority: str
+    scheduled_for: datetime | None
+    approved_at: datetime | None
+    created_at: datetime
+    jobs: list[JobSummary]
+
+
+class AttemptOut(BaseModel):
+    number: int
+    outcome: str | None
+    error_class: str | None
+    error_code: str | None
+    error_message: str | None
+    http_status: int | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+    worker: str
+
+
+class JobOut(BaseModel):
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    channel_id: uuid.UUID
+    platform: str
+    status: str
+    priority: str
+    scheduled_for: datetime | None
+    external_id: str | None
+    last_error_code: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    attempts: list[AttemptOut]

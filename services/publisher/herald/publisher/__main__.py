@@ -1,0 +1,3 @@
+from herald.publisher.main import main
+
+main()

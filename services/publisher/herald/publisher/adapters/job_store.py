@@ -1,0 +1,164 @@
+"""Publish jobs in PostgreSQL: fenced claims, attempt rows and results.
+
+A claim is one guarded UPDATE that bumps ``version`` (the fencing token); every later write
+names that version, so a worker that lost its lease cannot overwrite the new holder's result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.common.credentials import Sealed
+from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
+from herald.common.domain.job_states import CLAIMABLE, JobStatus
+from herald.publisher.domain.claims import Refusal, refuse_claim
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: uuid.UUID
+    tenant_id: uuid.UUID
+    asset_id: uuid.UUID
+    channel_id: uuid.UUID
+    platform: str
+    version: int
+    attempt: int
+    attempt_id: uuid.UUID
+    previous_unfinished: bool  # an earlier attempt never recorded its outcome: reconcile first
+
+
+async def claim(
+    session: AsyncSession, job_id: uuid.UUID, worker: str, lease_s: float, now: datetime
+) -> Claim | Refusal:
+    """Take the job's lease and open its next attempt row, or say why not."""
+    row = (
+        await session.execute(
+            update(PublishJob)
+            .where(
+                PublishJob.id == job_id,
+                or_(
+                    PublishJob.status.in_([s.value for s in CLAIMABLE]),
+                    (PublishJob.status == JobStatus.PROCESSING)
+                    & (PublishJob.lease_expires_at < now),
+                ),
+                or_(PublishJob.next_attempt_at.is_(None), PublishJob.next_attempt_at <= now),
+            )
+            .values(
+                status=JobStatus.PROCESSING,
+                lease_owner=worker,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                version=PublishJob.version + 1,
+                attempts=PublishJob.attempts + 1,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .returning(PublishJob)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        current = (
+            await session.execute(
+                select(
+                    PublishJob.status, PublishJob.lease_expires_at, PublishJob.next_attempt_at
+                ).where(PublishJob.id == job_id)
+            )
+        ).first()
+        if current is None:
+            return refuse_claim(None, None, None, now)
+        return refuse_claim(
+            JobStatus(current.status), current.lease_expires_at, current.next_attempt_at, now
+        )
+    unfinished = await session.execute(
+        update(PublishAttempt)
+        .where(PublishAttempt.job_id == job_id, PublishAttempt.outcome.is_(None))
+        .values(outcome="uncertain", finished_at=now, error_code="worker_lost")
+        .returning(PublishAttempt.id)
+    )
+    previous_unfinished = unfinished.first() is not None
+    attempt = PublishAttempt(
+        tenant_id=row.tenant_id,
+        job_id=job_id,
+        number=row.attempts,
+        worker=worker,
+        fencing_token=row.version,
+        started_at=now,
+    )
+    session.add(attempt)
+    await session.flush()
+    return Claim(
+        job_id,
+        row.tenant_id,
+        row.asset_id,
+        row.channel_id,
+        row.platform,
+        row.version,
+        row.attempts,
+        attempt.id,
+        previous_unfinished,
+    )
+
+
+async def load_target(session: AsyncSession, claim: Claim) -> tuple[Asset, Channel, Sealed | None]:
+    asset = await session.get_one(Asset, claim.asset_id)
+    channel = await session.get_one(Channel, claim.channel_id)
+    sealed = (
+        Sealed(channel.credentials_key_id, channel.credentials_ciphertext)
+        if channel.credentials_key_id and channel.credentials_ciphertext
+        else None
+    )
+    return asset, channel, sealed
+
+
+async def finish(
+    session: AsyncSession,
+    claim: Claim,
+    status: JobStatus,
+    now: datetime,
+    *,
+    external_id: str | None = None,
+    retry_at: datetime | None = None,
+    error_code: str | None = None,
+) -> bool:
+    """Move the claimed job out of processing; False when our lease was lost (fenced out)."""
+    terminal = status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+    result = await session.execute(
+        update(PublishJob)
+        .where(
+            PublishJob.id == claim.job_id,
+            PublishJob.version == claim.version,
+            PublishJob.status == JobStatus.PROCESSING,
+        )
+        .values(
+            status=status,
+            external_id=external_id,
+            next_attempt_at=retry_at,
+            last_error_code=error_code,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now if terminal else None,
+            updated_at=now,
+        )
+        .returning(PublishJob.id)
+    )
+    return result.first() is not None
+
+
+async def close_attempt(
+    session: AsyncSession,
+    claim: Claim,
+    outcome: str,
+    now: datetime,
+    duration_ms: float,
+    **fields: object,
+) -> None:
+    """Record how our attempt ended (always ours to write, fenced or not)."""
+    await session.execute(
+        update(PublishAttempt)
+        .where(PublishAttempt.id == claim.attempt_id)
+        .values(outcome=outcome, finished_at=now, duration_ms=duration_ms, **fields)
+    )

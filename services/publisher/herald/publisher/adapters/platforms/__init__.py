@@ -1,0 +1,1 @@
+"""Platform adapters: each speaks one platform's real HTTP API."""

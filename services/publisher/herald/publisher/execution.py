@@ -1,0 +1,214 @@
+"""Executing one publish job: claim, reconcile or post, record the outcome, emit the event.
+
+The attempt row is committed before the platform call, so a crash in between leaves evidence;
+the next claim sees the unfinished attempt and asks the platform (``lookup``) before posting.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from opentelemetry import trace
+
+from herald.common.credentials import CredentialBox, CredentialKeyError, Sealed
+from herald.common.db.models import Asset
+from herald.common.domain.job_states import JobStatus
+from herald.common.errors import RetryLater
+from herald.common.events import Envelope, PublishFailed, PublishSucceeded
+from herald.common.outbox import stage
+from herald.common.runtime import Runtime
+from herald.publisher import metrics
+from herald.publisher.adapters import job_store
+from herald.publisher.adapters.job_store import Claim
+from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, Target
+from herald.publisher.domain.claims import Refusal
+from herald.publisher.domain.errors import PermanentPublishError, PublishError
+from herald.publisher.domain.retry_policy import RetryPolicy, decide
+from herald.publisher.settings import PublisherSettings
+
+log = structlog.get_logger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+@dataclass
+class Executor:
+    runtime: Runtime
+    settings: PublisherSettings
+    adapters: dict[str, PlatformAdapter]
+    credentials: CredentialBox
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def execute(self, job_id: uuid.UUID) -> None:
+        """Run the job once; raises ``RetryLater`` when the request must come back later."""
+        now = datetime.now(UTC)
+        async with self.runtime.db.transaction() as session:
+            claimed = await job_store.claim(
+                session, job_id, self.runtime.instance_id, self.settings.lease_s, now
+            )
+            if isinstance(claimed, Refusal):
+                return self._refused(job_id, claimed)
+            asset, channel, sealed = await job_store.load_target(session, claimed)
+        with tracer.start_as_current_span(
+            "publish.attempt",
+            attributes={
+                "herald.job_id": str(job_id),
+                "herald.platform": claimed.platform,
+                "herald.attempt": claimed.attempt,
+            },
+        ):
+            started = time.perf_counter()
+            try:
+                adapter = self._adapter(claimed.platform)
+                target = Target(channel.config, self._open(sealed))
+                external_id = await self._call(adapter, claimed, target, _content(asset))
+            except PublishError as error:
+                return await self._failed(claimed, error, time.perf_counter() - started)
+            await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)
+
+    async def _call(
+        self, adapter: PlatformAdapter, claimed: Claim, target: Target, content: Content
+    ) -> str:
+        key = str(claimed.job_id)
+        with metrics.PLATFORM_CALL_SECONDS.labels(claimed.platform).time():
+            if claimed.previous_unfinished and adapter.info.lookup:
+                found = await adapter.lookup(target, key)
+                if found is not None:
+                    log.info("publish.reconciled", job_id=key, external_id=found)
+                    return found
+            return await adapter.publish(target, content, key)
+
+    async def _succeeded(
+        self, claimed: Claim, asset: Asset, external_id: str, duration_s: float
+    ) -> None:
+        now = datetime.now(UTC)
+        event = PublishSucceeded(
+            job_id=claimed.job_id,
+            asset_id=claimed.asset_id,
+            channel_id=claimed.channel_id,
+            platform=claimed.platform,
+            external_id=external_id,
+            attempts=claimed.attempt,
+        )
+        async with self.runtime.db.transaction() as session:
+            await job_store.close_attempt(
+                session, claimed, "succeeded", now, duration_s * 1000, external_id=external_id
+            )
+            current = await job_store.finish(
+                session, claimed, JobStatus.SUCCEEDED, now, external_id=external_id
+            )
+            rows = [stage(session, event, self._wrap(event, claimed, now))] if current else []
+        self._observe(claimed, "succeeded", JobStatus.SUCCEEDED, current)
+        if current and asset.approved_at is not None:
+            metrics.APPROVE_TO_PUBLISHED.labels(claimed.platform).observe(
+                (now - asset.approved_at).total_seconds()
+            )
+        log.info(
+            "publish.succeeded",
+            job_id=str(claimed.job_id),
+            external_id=external_id,
+            attempt=claimed.attempt,
+            fenced_out=not current,
+        )
+        await self.runtime.relay.send(rows)
+
+    async def _failed(self, claimed: Claim, error: PublishError, duration_s: float) -> None:
+        now = datetime.now(UTC)
+        policy = self._adapter_policy(claimed.platform)
+        decision = decide(error, claimed.attempt, policy, now, self.rng)
+        event = PublishFailed(
+            job_id=claimed.job_id,
+            asset_id=claimed.asset_id,
+            channel_id=claimed.channel_id,
+            platform=claimed.platform,
+            error_class=error.error_class,
+            error_code=error.code,
+            message=error.message,
+            http_status=error.http_status,
+            attempt=claimed.attempt,
+            final=decision.final,
+        )
+        async with self.runtime.db.transaction() as session:
+            await job_store.close_attempt(
+                session,
+                claimed,
+                "failed",
+                now,
+                duration_s * 1000,
+                error_class=error.error_class,
+                error_code=error.code,
+                error_message=error.message[:2000],
+                http_status=error.http_status,
+            )
+            current = await job_store.finish(
+                session,
+                claimed,
+                decision.status,
+                now,
+                retry_at=decision.retry_at,
+                error_code=error.code,
+            )
+            rows = [stage(session, event, self._wrap(event, claimed, now))] if current else []
+        self._observe(claimed, "failed", decision.status, current)
+        log.warning(
+            "publish.failed",
+            job_id=str(claimed.job_id),
+            attempt=claimed.attempt,
+            error_class=error.error_class,
+            error_code=error.code,
+            next_status=decision.status.value,
+            retry_in_s=round(decision.delay_s, 3),
+        )
+        await self.runtime.relay.send(rows)
+        if current and decision.status is JobStatus.RETRYING:
+            raise RetryLater(decision.delay_s, f"retry {error.code}")
+
+    def _refused(self, job_id: uuid.UUID, refusal: Refusal) -> None:
+        metrics.CLAIMS_REFUSED.labels(refusal.reason).inc()
+        log.info("publish.claim_refused", job_id=str(job_id), reason=refusal.reason)
+        if refusal.delay_s is not None:
+            raise RetryLater(refusal.delay_s, refusal.reason)
+
+    def _observe(self, claimed: Claim, outcome: str, status: JobStatus, current: bool) -> None:
+        metrics.ATTEMPTS.labels(claimed.platform, outcome).inc()
+        if current:
+            metrics.JOBS_FINISHED.labels(claimed.platform, status.value).inc()
+        else:
+            metrics.FENCED_OUT.labels(claimed.platform).inc()
+
+    def _adapter(self, platform: str) -> PlatformAdapter:
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            raise PermanentPublishError("unknown_platform", f"no adapter for {platform!r}")
+        return adapter
+
+    def _adapter_policy(self, platform: str) -> RetryPolicy:
+        adapter = self.adapters.get(platform)
+        return adapter.retry_policy if adapter else RetryPolicy(max_attempts=1)
+
+    def _open(self, sealed: Sealed | None) -> dict[str, object]:
+        if sealed is None:
+            return {}
+        try:
+            return self.credentials.open(sealed)
+        except CredentialKeyError as error:
+            raise PermanentPublishError("credentials_unreadable", str(error)) from None
+
+    def _wrap(
+        self, event: PublishSucceeded | PublishFailed, claimed: Claim, now: datetime
+    ) -> Envelope:
+        return Envelope.wrap(
+            event,
+            tenant_id=claimed.tenant_id,
+            subject_id=claimed.job_id,
+            now=now,
+            idempotency_key=f"{event.type}:{claimed.job_id}:{claimed.attempt}",
+        )
+
+
+def _content(asset: Asset) -> Content:
+    return Content(asset.title, asset.body, tuple(str(m.get("url", "")) for m in asset.media))

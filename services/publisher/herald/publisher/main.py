@@ -1,0 +1,36 @@
+"""Wiring of the publisher: settings → runtime (broker, database, relay) → adapters → routers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from herald.common.credentials import CredentialBox
+from herald.common.runtime import build_runtime, serve_worker
+from herald.common.settings import load_settings
+from herald.publisher.adapters.platforms.base import PlatformAdapter
+from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
+from herald.publisher.execution import Executor
+from herald.publisher.handlers import build_router
+from herald.publisher.settings import PublisherSettings
+
+
+async def run(settings: PublisherSettings) -> None:
+    runtime = build_runtime(settings)
+    limits = httpx.Limits(max_connections=settings.concurrency * 2)
+    async with httpx.AsyncClient(timeout=settings.platform_timeout_s, limits=limits) as client:
+        adapters: dict[str, PlatformAdapter] = {
+            "sandbox": SandboxAdapter(settings.sandbox_url, client),
+        }
+        box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
+        executor = Executor(runtime, settings, adapters, box)
+        await serve_worker(runtime, [build_router(runtime, settings, executor)])
+
+
+def main() -> None:
+    asyncio.run(run(load_settings(PublisherSettings)))
+
+
+if __name__ == "__main__":
+    main()

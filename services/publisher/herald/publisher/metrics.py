@@ -1,0 +1,27 @@
+"""The publisher's Prometheus metrics (bounded labels: platform, outcome, reason)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+ATTEMPTS = Counter(
+    "herald_publish_attempts_total", "Platform attempts by outcome", ["platform", "outcome"]
+)
+PLATFORM_CALL_SECONDS = Histogram(
+    "herald_platform_call_duration_seconds", "Duration of platform calls", ["platform"]
+)
+JOBS_FINISHED = Counter(
+    "herald_jobs_finished_total", "Jobs leaving processing, by new status", ["platform", "status"]
+)
+CLAIMS_REFUSED = Counter(
+    "herald_claims_refused_total", "Publish requests that found no claimable job", ["reason"]
+)
+FENCED_OUT = Counter(
+    "herald_fenced_writes_total", "Results not recorded because the lease was lost", ["platform"]
+)
+APPROVE_TO_PUBLISHED = Histogram(
+    "herald_approve_to_published_seconds",
+    "From approval to the platform accepting the post",
+    ["platform"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)

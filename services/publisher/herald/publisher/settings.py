@@ -1,0 +1,17 @@
+"""Publisher settings: the shared ones plus leases, concurrency and platform endpoints."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from herald.common.settings import HeraldSettings
+
+
+class PublisherSettings(HeraldSettings):
+    service_name: str = "publisher"
+    http_port: int = Field(8081, ge=0, le=65535)
+    lease_s: float = Field(60, gt=0, description="how long a claimed job stays ours")
+    concurrency: int = Field(16, ge=1, description="jobs executed at once per process")
+    fetch_batch: int = Field(16, ge=1)
+    platform_timeout_s: float = Field(20, gt=0)
+    sandbox_url: str = Field("http://127.0.0.1:8790", description="base URL of the sandbox")

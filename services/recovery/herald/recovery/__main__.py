@@ -1,0 +1,3 @@
+from herald.recovery.main import main
+
+main()

@@ -1,0 +1,40 @@
+"""Wiring of the recovery service: a start-up sweep, then periodic sweeps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from herald.common.pacing import sleep_unless_stopped
+from herald.common.runtime import Runtime, build_runtime, serve_worker
+from herald.common.settings import load_settings
+from herald.recovery.settings import RecoverySettings
+from herald.recovery.sweeps import drain_outbox
+
+log = structlog.get_logger(__name__)
+
+
+async def run(settings: RecoverySettings) -> None:
+    runtime = build_runtime(settings)
+
+    async def startup_sweep(rt: Runtime) -> None:
+        # no grace at start-up: whatever is unsent now was left by a process that stopped
+        await drain_outbox(rt.relay, grace=False)
+
+    async def sweeps(rt: Runtime) -> None:
+        while not await sleep_unless_stopped(rt.stop, settings.sweep_interval_s):
+            try:
+                await drain_outbox(rt.relay, grace=True)
+            except Exception as error:  # a failed sweep is retried on the next tick
+                log.warning("recovery.sweep_failed", error=str(error))
+
+    await serve_worker(runtime, [], loops=[sweeps], on_start=startup_sweep)
+
+
+def main() -> None:
+    asyncio.run(run(load_settings(RecoverySettings)))
+
+
+if __name__ == "__main__":
+    main()
