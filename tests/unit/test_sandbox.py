@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from herald.sandbox.__main__ import ConfigError, parse_port
 from herald.sandbox.app import create_app
 from herald.sandbox.schemas import retry_after_header

@@ -1,0 +1,3 @@
+from herald.cli.main import app
+
+app()
