@@ -56,6 +56,14 @@ def add_trace_ids(
     return event
 
 
+def drop_noise(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Remove uvicorn's ANSI-coloured duplicate of the message."""
+    event.pop("color_message", None)
+    return event
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """JSON lines on stdout for structlog and the standard library alike."""
     shared: list[Any] = [
@@ -63,6 +71,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_trace_ids,
+        drop_noise,
         redact_secrets,
     ]
     structlog.configure(
@@ -89,5 +98,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "faststream", "faststream.access"):
+    for noisy in ("uvicorn.access", "faststream", "faststream.access", "herald.broker"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

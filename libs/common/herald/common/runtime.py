@@ -8,6 +8,7 @@ handlers; background loops see ``stop``; telemetry is flushed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -74,6 +75,7 @@ def build_runtime(settings: HeraldSettings) -> Runtime:
         graceful_timeout=settings.consumer_ack_wait_s,
         max_reconnect_attempts=-1,
         name=f"herald-{settings.service_name}",
+        logger=logging.getLogger("herald.broker"),  # JSON via the root handler, warnings only
     )
     runtime_holder: list[Runtime] = []
 

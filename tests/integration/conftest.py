@@ -1,0 +1,68 @@
+"""Fixtures for integration tests: JetStream with Herald's streams, and rows to work on."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from herald.common.credentials import CredentialBox
+from herald.common.db.engine import Database
+from herald.common.db.models import Asset, Channel, PublishJob, Tenant
+from herald.common.domain.job_states import JobStatus
+from herald.common.ids import new_id
+from herald.common.settings import HeraldSettings
+from herald.common.streams import ensure_streams
+
+
+@pytest.fixture(scope="session")
+def settings(nats_url: str, database_url: str) -> HeraldSettings:
+    return HeraldSettings(nats_url=nats_url, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def nc(nats_url: str, settings: HeraldSettings) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url)
+    await ensure_streams(client.jetstream(), settings)
+    yield client
+    await client.drain()
+
+
+@pytest.fixture(scope="session")
+def js(nc: Client) -> JetStreamContext:
+    return nc.jetstream()
+
+
+@dataclass(frozen=True)
+class JobRows:
+    tenant_id: uuid.UUID
+    channel_id: uuid.UUID
+    asset_id: uuid.UUID
+    job_id: uuid.UUID
+
+
+@pytest.fixture
+async def job_rows(db: Database, settings: HeraldSettings) -> JobRows:
+    """A tenant, a sandbox channel, an approved asset and its queued publish job."""
+    box = CredentialBox.from_setting(settings.credential_keys)
+    sealed = box.seal({"token": "t"})
+    rows = JobRows(new_id(), new_id(), new_id(), new_id())
+    async with db.transaction() as session:
+        session.add(Tenant(id=rows.tenant_id, name="t"))
+        await session.flush()
+        session.add(Channel(id=rows.channel_id, tenant_id=rows.tenant_id, platform="sandbox",
+                            name="c", config={"account": f"acct-{rows.job_id.hex[:8]}"},
+                            credentials_ciphertext=sealed.ciphertext,
+                            credentials_key_id=sealed.key_id))
+        session.add(Asset(id=rows.asset_id, tenant_id=rows.tenant_id, title="t", body="b",
+                          media=[], channel_ids=[rows.channel_id], status="approved"))
+        await session.flush()
+        session.add(PublishJob(id=rows.job_id, tenant_id=rows.tenant_id, asset_id=rows.asset_id,
+                               channel_id=rows.channel_id, platform="sandbox",
+                               status=JobStatus.QUEUED))
+    return rows

@@ -1,0 +1,114 @@
+"""Settling messages against a real nats-server: ack, nak with delay, term for poison."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import pytest
+from faststream.nats import NatsBroker, NatsRouter
+from nats.js import JetStreamContext
+
+from herald.common.consumers import settled, subscribe
+from herald.common.errors import RetryLater
+from herald.common.events import Envelope, PublishRequested
+from herald.common.settings import HeraldSettings
+from herald.common.streams import SYSTEM, ConsumerSpec
+
+Handler = Callable[[Envelope, object], Awaitable[None]]
+
+
+@pytest.fixture
+def subject() -> str:
+    return f"herald.system.test.{uuid.uuid4().hex[:8]}"
+
+
+@asynccontextmanager
+async def _run(
+    nats_url: str, settings: HeraldSettings, spec: ConsumerSpec, handler: Handler
+) -> AsyncIterator[None]:
+    router = NatsRouter()
+    subscribe(router, spec, settings)(settled(spec.durable)(handler))
+    broker = NatsBroker(nats_url, logger=None)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()
+
+
+def _envelope() -> bytes:
+    command = PublishRequested(job_id=uuid.uuid4())
+    return Envelope.wrap(command, tenant_id=None, subject_id=command.job_id,
+                         now=datetime.now(UTC)).to_json()
+
+
+async def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_crashed_handler_gets_the_message_again(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    calls: list[float] = []
+
+    async def flaky(envelope: Envelope, message: object) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+
+    async with _run(nats_url, settings, spec, flaky):
+        await js.publish(subject, _envelope())
+        await _wait_for(lambda: len(calls) == 2)
+        await asyncio.sleep(0.3)
+        info = await js.consumer_info(SYSTEM.name, spec.durable)
+    assert len(calls) == 2
+    assert calls[1] - calls[0] >= 0.45, "redelivered after the backoff, not at once"
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_retry_later_redelivers_after_its_delay(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    calls: list[float] = []
+
+    async def later(envelope: Envelope, message: object) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RetryLater(1.0, "not due yet")
+
+    async with _run(nats_url, settings, spec, later):
+        await js.publish(subject, _envelope())
+        await _wait_for(lambda: len(calls) == 2)
+    assert calls[1] - calls[0] >= 0.95
+
+
+async def test_poison_message_is_terminated_not_redelivered(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    calls: list[Envelope] = []
+
+    async def record(envelope: Envelope, message: object) -> None:
+        calls.append(envelope)
+
+    async with _run(nats_url, settings, spec, record):
+        await js.publish(subject, b"{not json")
+        await js.publish(subject, _envelope())
+        await _wait_for(lambda: len(calls) == 1)
+        await asyncio.sleep(1.0)  # longer than any redelivery backoff of a nak
+        info = await js.consumer_info(SYSTEM.name, spec.durable)
+    assert len(calls) == 1, "only the readable message reaches the handler"
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0
+    assert info.delivered.consumer_seq == 2

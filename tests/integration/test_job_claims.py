@@ -1,0 +1,91 @@
+"""Claims and fencing against real PostgreSQL: two workers never both hold one job."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from herald.common.db.engine import Database
+from herald.common.db.models import PublishAttempt, PublishJob
+from herald.common.domain.job_states import JobStatus
+from herald.publisher.adapters import job_store
+from herald.publisher.adapters.job_store import Claim
+from herald.publisher.domain.claims import Refusal
+from tests.integration.conftest import JobRows
+
+
+async def _claim(db: Database, rows: JobRows, worker: str, now: datetime) -> Claim | Refusal:
+    async with db.transaction() as session:
+        return await job_store.claim(session, rows.job_id, worker, 60, now)
+
+
+async def test_concurrent_claims_have_one_winner(db: Database, job_rows: JobRows) -> None:
+    now = datetime.now(UTC)
+    results = await asyncio.gather(*(_claim(db, job_rows, f"w{i}", now) for i in range(8)))
+    claims = [r for r in results if isinstance(r, Claim)]
+    refusals = [r for r in results if isinstance(r, Refusal)]
+    assert len(claims) == 1
+    assert {r.reason for r in refusals} == {"leased_elsewhere"}
+    assert claims[0].attempt == 1 and claims[0].version == 2
+    async with db.transaction() as session:
+        attempts = (await session.scalars(
+            select(PublishAttempt).where(PublishAttempt.job_id == job_rows.job_id))).all()
+    assert [(a.number, a.outcome, a.fencing_token) for a in attempts] == [(1, None, 2)]
+
+
+async def test_expired_lease_is_reclaimed_and_fences_the_old_holder(
+    db: Database, job_rows: JobRows
+) -> None:
+    now = datetime.now(UTC)
+    first = await _claim(db, job_rows, "paused-worker", now)
+    assert isinstance(first, Claim)
+    later = now + timedelta(seconds=61)
+    second = await _claim(db, job_rows, "new-worker", later)
+    assert isinstance(second, Claim)
+    assert second.version == first.version + 1
+    assert second.previous_unfinished, "the paused worker's attempt must be reconciled"
+
+    async with db.transaction() as session:
+        stale = await job_store.finish(session, first, JobStatus.SUCCEEDED, later,
+                                       external_id="from-the-paused-worker")
+    assert stale is False
+    async with db.transaction() as session:
+        current = await job_store.finish(session, second, JobStatus.SUCCEEDED, later,
+                                         external_id="from-the-new-worker")
+    assert current is True
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, job_rows.job_id)
+        attempts = (await session.scalars(
+            select(PublishAttempt.outcome).where(PublishAttempt.job_id == job_rows.job_id)
+            .order_by(PublishAttempt.number))).all()
+    assert (job.status, job.external_id) == ("succeeded", "from-the-new-worker")
+    assert attempts[0] == "uncertain"
+
+
+async def test_finished_job_is_not_claimed_again(db: Database, job_rows: JobRows) -> None:
+    now = datetime.now(UTC)
+    claimed = await _claim(db, job_rows, "w", now)
+    assert isinstance(claimed, Claim)
+    async with db.transaction() as session:
+        assert await job_store.finish(session, claimed, JobStatus.SUCCEEDED, now,
+                                      external_id="x")
+    again = await _claim(db, job_rows, "w2", now + timedelta(hours=1))
+    assert again == Refusal("already_finished", None)
+
+
+async def test_retrying_job_is_not_claimed_before_it_is_due(
+    db: Database, job_rows: JobRows
+) -> None:
+    now = datetime.now(UTC)
+    claimed = await _claim(db, job_rows, "w", now)
+    assert isinstance(claimed, Claim)
+    async with db.transaction() as session:
+        await job_store.finish(session, claimed, JobStatus.RETRYING, now,
+                               retry_at=now + timedelta(seconds=10), error_code="http_503")
+    early = await _claim(db, job_rows, "w", now + timedelta(seconds=4))
+    assert isinstance(early, Refusal) and early.reason == "not_due"
+    assert early.delay_s is not None and 5.9 < early.delay_s < 6.1
+    on_time = await _claim(db, job_rows, "w", now + timedelta(seconds=10))
+    assert isinstance(on_time, Claim) and on_time.attempt == 2
