@@ -59,10 +59,9 @@ def postgres_admin_url(infra_dir: Path) -> Iterator[str]:
     server.stop(mode="immediate")
 
 
-@pytest.fixture(scope="session")
-def database_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh, migrated database for this session (SQLAlchemy asyncpg URL)."""
-    name = f"herald_test_{uuid.uuid4().hex[:10]}"
+def fresh_database(postgres_admin_url: str, prefix: str) -> str:
+    """Create and migrate a database of its own; returns its SQLAlchemy asyncpg URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_url(postgres_admin_url)
     target = admin.set(drivername="postgresql+asyncpg", database=name)
 
@@ -76,7 +75,13 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
         await upgrade(target.render_as_string(hide_password=False))
 
     asyncio.run(create())
-    yield target.render_as_string(hide_password=False)
+    return target.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str) -> str:
+    """A fresh, migrated database for this session's integration tests."""
+    return fresh_database(postgres_admin_url, "herald_test")
 
 
 @pytest.fixture(scope="session")

@@ -55,14 +55,37 @@ async def job_rows(db: Database, settings: HeraldSettings) -> JobRows:
     async with db.transaction() as session:
         session.add(Tenant(id=rows.tenant_id, name="t"))
         await session.flush()
-        session.add(Channel(id=rows.channel_id, tenant_id=rows.tenant_id, platform="sandbox",
-                            name="c", config={"account": f"acct-{rows.job_id.hex[:8]}"},
-                            credentials_ciphertext=sealed.ciphertext,
-                            credentials_key_id=sealed.key_id))
-        session.add(Asset(id=rows.asset_id, tenant_id=rows.tenant_id, title="t", body="b",
-                          media=[], channel_ids=[rows.channel_id], status="approved"))
+        session.add(
+            Channel(
+                id=rows.channel_id,
+                tenant_id=rows.tenant_id,
+                platform="sandbox",
+                name="c",
+                config={"account": f"acct-{rows.job_id.hex[:8]}"},
+                credentials_ciphertext=sealed.ciphertext,
+                credentials_key_id=sealed.key_id,
+            )
+        )
+        session.add(
+            Asset(
+                id=rows.asset_id,
+                tenant_id=rows.tenant_id,
+                title="t",
+                body="b",
+                media=[],
+                channel_ids=[rows.channel_id],
+                status="approved",
+            )
+        )
         await session.flush()
-        session.add(PublishJob(id=rows.job_id, tenant_id=rows.tenant_id, asset_id=rows.asset_id,
-                               channel_id=rows.channel_id, platform="sandbox",
-                               status=JobStatus.QUEUED))
+        session.add(
+            PublishJob(
+                id=rows.job_id,
+                tenant_id=rows.tenant_id,
+                asset_id=rows.asset_id,
+                channel_id=rows.channel_id,
+                platform="sandbox",
+                status=JobStatus.QUEUED,
+            )
+        )
     return rows

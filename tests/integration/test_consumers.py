@@ -44,8 +44,9 @@ async def _run(
 
 def _envelope() -> bytes:
     command = PublishRequested(job_id=uuid.uuid4())
-    return Envelope.wrap(command, tenant_id=None, subject_id=command.job_id,
-                         now=datetime.now(UTC)).to_json()
+    return Envelope.wrap(
+        command, tenant_id=None, subject_id=command.job_id, now=datetime.now(UTC)
+    ).to_json()
 
 
 async def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:

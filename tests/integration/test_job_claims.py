@@ -30,8 +30,11 @@ async def test_concurrent_claims_have_one_winner(db: Database, job_rows: JobRows
     assert {r.reason for r in refusals} == {"leased_elsewhere"}
     assert claims[0].attempt == 1 and claims[0].version == 2
     async with db.transaction() as session:
-        attempts = (await session.scalars(
-            select(PublishAttempt).where(PublishAttempt.job_id == job_rows.job_id))).all()
+        attempts = (
+            await session.scalars(
+                select(PublishAttempt).where(PublishAttempt.job_id == job_rows.job_id)
+            )
+        ).all()
     assert [(a.number, a.outcome, a.fencing_token) for a in attempts] == [(1, None, 2)]
 
 
@@ -48,18 +51,24 @@ async def test_expired_lease_is_reclaimed_and_fences_the_old_holder(
     assert second.previous_unfinished, "the paused worker's attempt must be reconciled"
 
     async with db.transaction() as session:
-        stale = await job_store.finish(session, first, JobStatus.SUCCEEDED, later,
-                                       external_id="from-the-paused-worker")
+        stale = await job_store.finish(
+            session, first, JobStatus.SUCCEEDED, later, external_id="from-the-paused-worker"
+        )
     assert stale is False
     async with db.transaction() as session:
-        current = await job_store.finish(session, second, JobStatus.SUCCEEDED, later,
-                                         external_id="from-the-new-worker")
+        current = await job_store.finish(
+            session, second, JobStatus.SUCCEEDED, later, external_id="from-the-new-worker"
+        )
     assert current is True
     async with db.transaction() as session:
         job = await session.get_one(PublishJob, job_rows.job_id)
-        attempts = (await session.scalars(
-            select(PublishAttempt.outcome).where(PublishAttempt.job_id == job_rows.job_id)
-            .order_by(PublishAttempt.number))).all()
+        attempts = (
+            await session.scalars(
+                select(PublishAttempt.outcome)
+                .where(PublishAttempt.job_id == job_rows.job_id)
+                .order_by(PublishAttempt.number)
+            )
+        ).all()
     assert (job.status, job.external_id) == ("succeeded", "from-the-new-worker")
     assert attempts[0] == "uncertain"
 
@@ -69,8 +78,7 @@ async def test_finished_job_is_not_claimed_again(db: Database, job_rows: JobRows
     claimed = await _claim(db, job_rows, "w", now)
     assert isinstance(claimed, Claim)
     async with db.transaction() as session:
-        assert await job_store.finish(session, claimed, JobStatus.SUCCEEDED, now,
-                                      external_id="x")
+        assert await job_store.finish(session, claimed, JobStatus.SUCCEEDED, now, external_id="x")
     again = await _claim(db, job_rows, "w2", now + timedelta(hours=1))
     assert again == Refusal("already_finished", None)
 
@@ -82,8 +90,14 @@ async def test_retrying_job_is_not_claimed_before_it_is_due(
     claimed = await _claim(db, job_rows, "w", now)
     assert isinstance(claimed, Claim)
     async with db.transaction() as session:
-        await job_store.finish(session, claimed, JobStatus.RETRYING, now,
-                               retry_at=now + timedelta(seconds=10), error_code="http_503")
+        await job_store.finish(
+            session,
+            claimed,
+            JobStatus.RETRYING,
+            now,
+            retry_at=now + timedelta(seconds=10),
+            error_code="http_503",
+        )
     early = await _claim(db, job_rows, "w", now + timedelta(seconds=4))
     assert isinstance(early, Refusal) and early.reason == "not_due"
     assert early.delay_s is not None and 5.9 < early.delay_s < 6.1

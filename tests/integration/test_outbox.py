@@ -24,8 +24,9 @@ def _relay(db: Database, js: JetStreamContext) -> OutboxRelay:
 
 async def _stage_one(db: Database) -> tuple[OutboxMessage, Envelope]:
     command = PublishRequested(job_id=uuid.uuid4())
-    envelope = Envelope.wrap(command, tenant_id=None, subject_id=command.job_id,
-                             now=datetime.now(UTC))
+    envelope = Envelope.wrap(
+        command, tenant_id=None, subject_id=command.job_id, now=datetime.now(UTC)
+    )
     async with db.transaction() as session:
         row = stage(session, command, envelope)
     return row, envelope

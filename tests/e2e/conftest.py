@@ -1,0 +1,129 @@
+"""The real services as separate processes, on the session's NATS and a database of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from herald.cli.fleet import Fleet
+from herald.cli.infra.ports import free_port
+from herald.cli.installation import Ports, service_specs, shared_env
+from herald.common.db.engine import Database
+from tests.conftest import fresh_database
+
+OPERATOR_TOKEN = "e2e-operator-token"
+
+
+@dataclass
+class System:
+    fleet: Fleet
+    api_url: str
+    sandbox_url: str
+    database_url: str
+    nats_url: str
+    log_file: Path
+
+
+@pytest.fixture(scope="package")
+def system(infra_dir: Path, nats_url: str, postgres_admin_url: str) -> Iterator[System]:
+    database_url = fresh_database(postgres_admin_url, "herald_e2e")
+    ports = Ports(
+        **{name: free_port() for name in ("sandbox", "api", "publisher", "alerter", "recovery")}
+    )
+    log_file = infra_dir / "fleet.log"
+    log = log_file.open("a", buffering=1)
+
+    def sink(service: str, line: str) -> None:
+        log.write(f"{service:>9} | {line}\n")
+
+    fleet = Fleet(
+        service_specs(ports), sink, shared_env(ports, database_url, nats_url, OPERATOR_TOKEN)
+    )
+    fleet.start()
+    try:
+        fleet.wait_ready(timeout=90)
+        yield System(
+            fleet,
+            f"http://127.0.0.1:{ports.api}",
+            f"http://127.0.0.1:{ports.sandbox}",
+            database_url,
+            nats_url,
+            log_file,
+        )
+    finally:
+        fleet.stop()
+        log.close()
+
+
+@pytest.fixture(scope="package")
+async def e2e_db(system: System) -> AsyncIterator[Database]:
+    database = Database(system.database_url, pool_size=2)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=system.api_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def sandbox(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=system.sandbox_url, timeout=30) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+async def tenant(api: httpx.AsyncClient) -> Tenant:
+    response = await api.post(
+        "/v1/tenants", json={"name": "e2e"}, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Tenant(body["tenant"]["id"], body["api_key"])
+
+
+async def make_channel(api: httpx.AsyncClient, tenant: Tenant, account: str) -> str:
+    response = await api.post(
+        "/v1/channels",
+        headers=tenant.auth,
+        json={
+            "platform": "sandbox",
+            "name": account,
+            "config": {"account": account},
+            "credentials": {"token": "secret-token"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def eventually(
+    check: Callable[[], Awaitable[object]], timeout: float = 60.0, interval: float = 0.1
+) -> None:
+    """Poll an async ``check`` until it returns truthy, or fail with its last value."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not reached within {timeout}s (last: {last!r})")
