@@ -91,7 +91,7 @@ def read_env(path: Path) -> dict[str, str]:
 
 
 def write_env(path: Path, values: dict[str, str]) -> None:
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    path.write_text("".join(f'{k}="{v}"\n' for k, v in values.items()))
     path.chmod(0o600)
 
 

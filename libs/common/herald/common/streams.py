@@ -69,9 +69,6 @@ async def ensure_streams(js: JetStreamContext, settings: HeraldSettings) -> None
             log.warning("stream.update_refused", stream=spec.name, error=str(error))
 
 
-PUBLISHER_ASSET_APPROVED = ConsumerSpec(
-    "publisher-asset-approved", ASSETS, "herald.assets.approved"
-)
 PUBLISHER_PUBLISH_REQUESTED = ConsumerSpec(
     "publisher-publish-requested", PUBLISH, "herald.publish.requested"
 )

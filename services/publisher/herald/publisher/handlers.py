@@ -7,19 +7,13 @@ from faststream.nats import NatsRouter
 from herald.common.consumers import settled, subscribe
 from herald.common.events import Envelope, PublishRequested
 from herald.common.runtime import Runtime
-from herald.common.streams import PUBLISHER_ASSET_APPROVED, PUBLISHER_PUBLISH_REQUESTED
+from herald.common.streams import PUBLISHER_PUBLISH_REQUESTED
 from herald.publisher.execution import Executor
-from herald.publisher.fan_out import request_jobs
 from herald.publisher.settings import PublisherSettings
 
 
 def build_router(runtime: Runtime, settings: PublisherSettings, executor: Executor) -> NatsRouter:
     router = NatsRouter()
-
-    @subscribe(router, PUBLISHER_ASSET_APPROVED, settings, workers=2)
-    @settled(PUBLISHER_ASSET_APPROVED.durable)
-    async def on_asset_approved(envelope: Envelope, _message: object) -> None:
-        await request_jobs(runtime, envelope)
 
     @subscribe(
         router,

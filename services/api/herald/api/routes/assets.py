@@ -16,7 +16,8 @@ from herald.api.problems import Problem, not_found
 from herald.api.schemas import AssetIn, AssetOut, JobSummary
 from herald.common.db.models import Asset, OutboxMessage, PublishJob
 from herald.common.domain.asset_states import AssetStatus
-from herald.common.events import AssetApproved, Envelope
+from herald.common.domain.job_states import JobStatus
+from herald.common.events import AssetApproved, Envelope, PublishRequested
 from herald.common.ids import new_id
 from herald.common.outbox import stage
 
@@ -71,16 +72,16 @@ async def get_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
 
 @router.post("/{asset_id}/approve", dependencies=[require(Role.REVIEWER)])
 async def approve_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
-    """Approve: one publish job per channel and an asset.approved event, in one transaction."""
+    """Approve: the jobs, asset.approved and a publish request per due job, in one transaction."""
     async with state.db.transaction() as session:
         asset, jobs, staged = await _approve(session, who, asset_id, datetime.now(UTC))
-    await state.relay.send([staged])
+    await state.relay.send(staged)
     return _out(asset, jobs)
 
 
 async def _approve(
     session: AsyncSession, who: Principal, asset_id: uuid.UUID, now: datetime
-) -> tuple[Asset, list[PublishJob], OutboxMessage]:
+) -> tuple[Asset, list[PublishJob], list[OutboxMessage]]:
     asset = await AssetRepository(session, who.tenant_id).get(asset_id, for_update=True)
     if asset is None:
         raise not_found("asset")
@@ -123,6 +124,17 @@ async def _approve(
         now=now,
         idempotency_key=f"asset-approved:{asset.id}",
     )
-    staged = stage(session, event, envelope)
+    staged = [stage(session, event, envelope)]
+    for job in jobs:
+        if job.status == JobStatus.QUEUED:
+            command = PublishRequested(job_id=job.id, priority=job.priority)
+            request = Envelope.wrap(
+                command,
+                tenant_id=who.tenant_id,
+                subject_id=job.id,
+                now=now,
+                idempotency_key=f"publish.requested:{job.id}:approved",
+            )
+            staged.append(stage(session, command, request))
     await session.flush()
     return asset, jobs, staged
