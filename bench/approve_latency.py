@@ -16,8 +16,9 @@ import httpx
 
 
 async def one(client: httpx.AsyncClient, channel: str, n: int) -> float:
-    asset = await client.post("/v1/assets", json={
-        "title": f"latency {n}", "body": "probe", "channel_ids": [channel]})
+    asset = await client.post(
+        "/v1/assets", json={"title": f"latency {n}", "body": "probe", "channel_ids": [channel]}
+    )
     asset.raise_for_status()
     approved = await client.post(f"/v1/assets/{asset.json()['id']}/approve")
     approved.raise_for_status()
@@ -42,8 +43,10 @@ async def main(tries: int) -> None:
             samples.append(await one(c, channel, n))
             await asyncio.sleep(0.2)  # idle between tries
     samples.sort()
-    print(f"approve→succeeded over {tries} tries: median {statistics.median(samples):.1f} ms, "
-          f"min {samples[0]:.1f} ms, max {samples[-1]:.1f} ms")
+    print(
+        f"approve→succeeded over {tries} tries: median {statistics.median(samples):.1f} ms, "
+        f"min {samples[0]:.1f} ms, max {samples[-1]:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

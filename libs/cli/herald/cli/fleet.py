@@ -38,7 +38,7 @@ class ServiceSpec:
 
 def restart_delay(recent_restarts: int, *, base_s: float = 0.5, cap_s: float = 30.0) -> float:
     """Backoff before restarting a service that died, growing with its recent restarts."""
-    return float(min(cap_s, base_s * 2 ** max(0, recent_restarts)))
+    return float(min(cap_s, base_s * 2 ** min(max(0, recent_restarts), 64)))
 
 
 class ServiceProcess:

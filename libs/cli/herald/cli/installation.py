@@ -30,7 +30,7 @@ class Ports:
             variable = env_var(item.name)
             raw = os.environ.get(variable)
             if raw is not None:
-                if not raw.isdigit() or not 0 < int(raw) < 65536:
+                if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
                     raise ValueError(f"{variable}={raw!r} is not a port number")
                 values[item.name] = int(raw)
         return cls(**values)

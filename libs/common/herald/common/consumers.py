@@ -32,7 +32,7 @@ Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
 
 def redelivery_delay(delivered: int, *, base_s: float = 0.5, cap_s: float = 30.0) -> float:
     """Backoff before redelivering a message whose handler crashed (pure)."""
-    return float(min(cap_s, base_s * 2 ** max(0, delivered - 1)))
+    return float(min(cap_s, base_s * 2 ** min(max(0, delivered - 1), 64)))
 
 
 def settled(consumer: str) -> Callable[[Handler], Callable[[NatsMessage], Awaitable[None]]]:

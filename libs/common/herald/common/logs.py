@@ -20,7 +20,7 @@ SECRET_KEY = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|authorization|credential|cookie)", re.IGNORECASE
 )
 BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
 
 
 def redact_value(value: Any) -> Any:

@@ -57,5 +57,5 @@ def credential_problems(platform: PlatformInfo, credentials: dict[str, object]) 
     return [
         f"credentials.{key} is required for {platform.name}"
         for key in platform.required_credentials
-        if not credentials.get(key)
+        if not isinstance(credentials.get(key), str) or not credentials.get(key)
     ]

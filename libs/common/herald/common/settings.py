@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 from typing import TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_CREDENTIAL_KEY = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZHU="  # public: development only
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-operator-token"})
 
 
@@ -41,7 +42,7 @@ class HeraldSettings(BaseSettings):
     heartbeat_interval_s: float = Field(5, gt=0)
     outbox_poll_interval_s: float = Field(1.0, gt=0)
     credential_keys: str = Field(
-        "dev:ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZHU=",
+        f"dev:{DEV_CREDENTIAL_KEY}",
         description="AES-GCM key ring for channel credentials: kid:base64(32 bytes),…",
     )
     credential_active_key: str | None = Field(None, description="key id for new writes")
@@ -66,11 +67,13 @@ class HeraldSettings(BaseSettings):
             raise ValueError("must be a postgresql:// or postgresql+asyncpg:// URL")
         return value
 
-    @model_validator(mode="after")
-    def _no_placeholders_in_production(self) -> HeraldSettings:
-        if self.is_production and self.credential_keys.startswith("dev:"):
-            raise ValueError("credential_keys: the development key is refused in production")
-        return self
+    @field_validator("credential_keys")
+    @classmethod
+    def _no_dev_key_in_production(cls, value: str, info: ValidationInfo) -> str:
+        keys = [item.partition(":")[2].strip() for item in value.split(",")]
+        if info.data.get("environment") == "production" and DEV_CREDENTIAL_KEY in keys:
+            raise ValueError("the public development key is refused in production")
+        return value
 
     @property
     def is_production(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from herald.common.settings import PLACEHOLDER_SECRETS, HeraldSettings
 
@@ -15,8 +15,9 @@ class ApiSettings(HeraldSettings):
     )
     max_body_bytes: int = Field(1_000_000, ge=1024)
 
-    @model_validator(mode="after")
-    def _real_operator_token(self) -> ApiSettings:
-        if self.is_production and self.operator_token in PLACEHOLDER_SECRETS:
-            raise ValueError("operator_token: set a real secret in production")
-        return self
+    @field_validator("operator_token")
+    @classmethod
+    def _real_operator_token(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("environment") == "production" and value in PLACEHOLDER_SECRETS:
+            raise ValueError("set a real secret in production")
+        return value

@@ -13,6 +13,8 @@ from herald.publisher.domain.errors import (
     TransientPublishError,
 )
 
+MAX_DELAY_S = 24 * 3600.0  # whatever a platform says, a retry is never put off beyond a day
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -30,7 +32,8 @@ class RetryPolicy:
 
     def ceiling(self, attempt: int) -> float:
         """The longest delay after ``attempt`` (1-based) failed."""
-        return float(min(self.max_s, self.base_s * self.factor ** max(0, attempt - 1)))
+        exponent = min(max(0, attempt - 1), 64)  # beyond this the cap applies anyway
+        return float(min(self.max_s, self.base_s * self.factor**exponent))
 
     def next_delay(self, attempt: int, rng: random.Random) -> float:
         ceiling = self.ceiling(attempt)
@@ -60,5 +63,5 @@ def decide(
         return RetryDecision(JobStatus.WAITING_AUTH, 0.0, None)
     if not isinstance(error, TransientPublishError) or attempt >= policy.max_attempts:
         return RetryDecision(JobStatus.FAILED, 0.0, None)
-    delay = max(policy.next_delay(attempt, rng), error.retry_after_s or 0.0)
+    delay = min(MAX_DELAY_S, max(policy.next_delay(attempt, rng), error.retry_after_s or 0.0))
     return RetryDecision(JobStatus.RETRYING, delay, now + timedelta(seconds=delay))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -14,22 +15,23 @@ from herald.publisher.domain.errors import (
     TransientPublishError,
 )
 
+MAX_RETRY_AFTER_S = 24 * 3600.0  # a platform asking for more is capped, not obeyed blindly
+
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Parse Retry-After as seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
+    """Parse Retry-After as seconds or an HTTP date, capped at a day; None when unreadable."""
+    if not value or not value.strip():
         return None
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return min(MAX_RETRY_AFTER_S, float(text))
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(MAX_RETRY_AFTER_S, max(0.0, (when - now).total_seconds()))
 
 
 def classify_response(status: int, retry_after: str | None, now: datetime) -> PublishError:

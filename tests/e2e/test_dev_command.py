@@ -1,0 +1,140 @@
+"""`herald dev` (what `make run` calls) as a user runs it: the README walkthrough, then Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from herald.cli.dev import read_env
+from herald.cli.infra.ports import free_port
+
+PORT_NAMES = (
+    "nats",
+    "nats_monitor",
+    "postgres",
+    "api",
+    "publisher",
+    "alerter",
+    "recovery",
+    "sandbox",
+)
+
+
+def _dev_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
+    env.update({f"HERALD_DEV_{name.upper()}_PORT": str(free_port()) for name in PORT_NAMES})
+    return env
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="herald-dev-", dir=tempfile.gettempdir()))
+    path.chmod(0o755)  # the embedded PostgreSQL runs as its own user
+    yield path / ".herald"
+    subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+def _start(home: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "herald.cli", "dev", "--home", str(home)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_for_demo(process: subprocess.Popen[str], home: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not (home / "demo.env").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"herald dev did not come up:\n{output[-3000:]}")
+        time.sleep(0.2)
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if "herald-dev-" in (entry / "cmdline").read_text() and int(entry.name) != pid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_make_run_walkthrough_then_ctrl_c_stops_everything(home: Path) -> None:
+    env = _dev_env()
+    process = _start(home, env)
+    try:
+        _wait_for_demo(process, home)
+        demo = read_env(home / "demo.env")
+        assert set(demo) >= {
+            "HERALD_API_URL",
+            "HERALD_API_KEY",
+            "HERALD_OPERATOR_TOKEN",
+            "HERALD_SANDBOX_URL",
+            "HERALD_DEMO_CHANNEL_ID",
+            "HERALD_METRICS_URLS",
+        }
+        assert len(demo["HERALD_METRICS_URLS"].split()) == 5
+        auth = {"Authorization": f"Bearer {demo['HERALD_API_KEY']}"}
+        with httpx.Client(base_url=demo["HERALD_API_URL"], headers=auth, timeout=10) as api:
+            asset = api.post(
+                "/v1/assets",
+                json={
+                    "title": "Grand opening",
+                    "body": "Doors open at 9.",
+                    "channel_ids": [demo["HERALD_DEMO_CHANNEL_ID"]],
+                },
+            ).json()
+            job = api.post(f"/v1/assets/{asset['id']}/approve").json()["jobs"][0]
+            deadline = time.monotonic() + 30
+            while api.get(f"/v1/jobs/{job['id']}").json()["status"] != "succeeded":
+                assert time.monotonic() < deadline, "the job did not succeed"
+                time.sleep(0.1)
+        posts = httpx.get(f"{demo['HERALD_SANDBOX_URL']}/posts", params={"account": "lobby"}).json()
+        assert [p["idempotency_key"] for p in posts] == [job["id"]]
+        for url in demo["HERALD_METRICS_URLS"].split():
+            assert httpx.get(url).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-3000:]
+    assert "stopped" in output.splitlines()[-1]
+    assert _children_of(process.pid) == [], "nothing may be left running"
+
+
+def test_a_taken_port_is_reported_in_one_line(home: Path) -> None:
+    env = _dev_env()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        env["HERALD_DEV_API_PORT"] = str(holder.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "herald.cli", "dev", "--home", str(home)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert env["HERALD_DEV_API_PORT"] in lines[0]
+    assert "HERALD_DEV_API_PORT" in lines[0]
+    assert not (home / "nats").exists(), "nothing starts when a port is taken"
