@@ -240,3 +240,29 @@ async def test_every_service_heartbeats(e2e_db: Database) -> None:
         return services >= {"api", "publisher", "alerter", "recovery"}
 
     await eventually(all_beating, timeout=30)
+
+
+async def test_every_service_answers_health_readiness_and_metrics(system: System) -> None:
+    expected = {
+        "api": "herald_http_requests_total",
+        "publisher": "herald_publish_attempts_total",
+        "alerter": "herald_messages_handled_total",
+        "recovery": "herald_outbox_published_total",
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, metric in expected.items():
+            base = system.fleet[name].spec.base_url
+            assert (await client.get(f"{base}/healthz")).json() == {"status": "ok"}
+            ready = (await client.get(f"{base}/readyz")).json()
+            assert ready["status"] == "ready"
+            assert set(ready["checks"]) == {"database", "nats"}
+            metrics = (await client.get(f"{base}/metrics")).text
+            assert metric in metrics, f"{name} does not expose {metric}"
+
+
+async def test_platforms_are_listed(api: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await api.get("/v1/platforms", headers=tenant.auth)
+    assert response.status_code == 200
+    [sandbox] = response.json()
+    assert sandbox["name"] == "sandbox"
+    assert sandbox["capabilities"] == {"lookup": True, "oauth": False, "media": True}

@@ -69,8 +69,9 @@ class ServiceProcess:
     def _forward(self, stream: IO[str] | None) -> None:
         if stream is None:
             return
-        for line in stream:
-            self._sink(self.spec.name, line.rstrip("\n"))
+        with stream:  # closed at EOF: the process exited (a restart gets a new pipe)
+            for line in stream:
+                self._sink(self.spec.name, line.rstrip("\n"))
 
     @property
     def alive(self) -> bool:
@@ -96,8 +97,6 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
     def ready(self) -> bool:
         try:

@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import structlog
 from fastapi import APIRouter
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.api.adapters.repositories import AssetRepository, ChannelRepository
@@ -22,6 +24,8 @@ from herald.common.ids import new_id
 from herald.common.outbox import stage
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
+tracer = trace.get_tracer(__name__)
+log = structlog.get_logger(__name__)
 
 
 def _out(asset: Asset, jobs: Sequence[PublishJob]) -> AssetOut:
@@ -73,9 +77,13 @@ async def get_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
 @router.post("/{asset_id}/approve", dependencies=[require(Role.REVIEWER)])
 async def approve_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
     """Approve: the jobs, asset.approved and a publish request per due job, in one transaction."""
-    async with state.db.transaction() as session:
-        asset, jobs, staged = await _approve(session, who, asset_id, datetime.now(UTC))
-    await state.relay.send(staged)
+    with tracer.start_as_current_span(
+        "asset.approve", attributes={"herald.asset_id": str(asset_id)}
+    ):
+        async with state.db.transaction() as session:
+            asset, jobs, staged = await _approve(session, who, asset_id, datetime.now(UTC))
+        await state.relay.send(staged)
+    log.info("asset.approved", asset_id=str(asset_id), jobs=len(jobs))
     return _out(asset, jobs)
 
 

@@ -1,0 +1,50 @@
+"""A service that dies is restarted by the supervisor and picks up the work that waited."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+
+import httpx
+
+from tests.e2e.conftest import System, Tenant, eventually, make_channel
+
+
+async def test_killed_publisher_is_restarted_and_publishes_what_waited(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, system: System
+) -> None:
+    publisher = system.fleet["publisher"]
+    old_pid = publisher.pid
+    publisher.signal(signal.SIGKILL)
+
+    async def dead() -> bool:
+        return not publisher.alive
+
+    await eventually(dead, timeout=5)
+
+    account = f"waited-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    asset = await api.post(
+        "/v1/assets",
+        headers=tenant.auth,
+        json={"title": "While the publisher was down", "body": "b", "channel_ids": [channel]},
+    )
+    job = (await api.post(f"/v1/assets/{asset.json()['id']}/approve", headers=tenant.auth)).json()[
+        "jobs"
+    ][0]
+
+    async def restarted() -> bool:
+        system.fleet.supervise_once(time.monotonic())
+        return publisher.alive and publisher.pid != old_pid
+
+    await eventually(restarted, timeout=30)
+
+    async def posted() -> bool:
+        response = await sandbox.get("/posts", params={"account": account})
+        return len(response.json()) == 1
+
+    await eventually(posted, timeout=60)
+    body = (await api.get(f"/v1/jobs/{job['id']}", headers=tenant.auth)).json()
+    assert body["status"] == "succeeded"
+    assert len(body["attempts"]) == 1
