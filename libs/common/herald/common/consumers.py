@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsRouter, PullSub
+from faststream.nats import JStream, NatsRouter, PullSub
 from faststream.nats.annotations import NatsMessage
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from herald.common.errors import PoisonMessage, RetryLater
 from herald.common.events.envelope import Envelope, UnknownSchemaError
 from herald.common.settings import HeraldSettings
-from herald.common.streams import ConsumerSpec
+from herald.common.streams import ConsumerSpec, consumer_config
 
 log = structlog.get_logger(__name__)
 
@@ -97,11 +97,7 @@ def subscribe(
         stream=JStream(spec.stream.name, declare=False),
         durable=spec.durable,
         pull_sub=PullSub(batch_size=fetch_batch, timeout=1.0),
-        config=ConsumerConfig(
-            ack_wait=settings.consumer_ack_wait_s,
-            max_deliver=settings.consumer_max_deliver,
-            max_ack_pending=settings.consumer_max_ack_pending,
-        ),
+        config=consumer_config(spec, settings),
         max_workers=workers,
         ack_policy=AckPolicy.MANUAL,
     )

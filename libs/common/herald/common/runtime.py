@@ -29,7 +29,7 @@ from herald.common.logs import configure_logging
 from herald.common.ops import http_server, ops_app
 from herald.common.outbox import OutboxRelay
 from herald.common.settings import HeraldSettings
-from herald.common.streams import ensure_streams
+from herald.common.streams import ConsumerSpec, ensure_consumers, ensure_streams
 from herald.common.telemetry import setup_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
@@ -94,6 +94,7 @@ Loop = Callable[[Runtime], Coroutine[Any, Any, None]]
 async def serve_worker(
     runtime: Runtime,
     routers: Sequence[NatsRouter],
+    consumers: Sequence[ConsumerSpec] = (),
     loops: Sequence[Loop] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
@@ -104,6 +105,7 @@ async def serve_worker(
     client = await broker.connect()
     runtime.js = client.jetstream()
     await ensure_streams(runtime.js, settings)
+    await ensure_consumers(runtime.js, settings, consumers)
     if on_start is not None:
         await on_start(runtime)
     await broker.start()

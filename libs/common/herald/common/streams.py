@@ -6,11 +6,12 @@ come from settings, not constants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from herald.common.settings import HeraldSettings
@@ -73,3 +74,25 @@ PUBLISHER_PUBLISH_REQUESTED = ConsumerSpec(
     "publisher-publish-requested", PUBLISH, "herald.publish.requested"
 )
 ALERTER_PUBLISH_FAILED = ConsumerSpec("alerter-publish-failed", PUBLISH, "herald.publish.failed")
+
+
+def consumer_config(spec: ConsumerSpec, settings: HeraldSettings) -> ConsumerConfig:
+    """A durable pull consumer with explicit acks, tuned by settings."""
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        filter_subject=spec.filter_subject,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.consumer_ack_wait_s,
+        max_deliver=settings.consumer_max_deliver,
+        max_ack_pending=settings.consumer_max_ack_pending,
+    )
+
+
+async def ensure_consumers(
+    js: JetStreamContext, settings: HeraldSettings, specs: Sequence[ConsumerSpec]
+) -> None:
+    """Create each durable consumer, or bring an existing one to the configured settings."""
+    for spec in specs:
+        await js.add_consumer(spec.stream.name, consumer_config(spec, settings))
+        log.info("consumer.ready", stream=spec.stream.name, consumer=spec.durable)

@@ -9,6 +9,7 @@ import httpx
 from herald.common.credentials import CredentialBox
 from herald.common.runtime import build_runtime, serve_worker
 from herald.common.settings import load_settings
+from herald.common.streams import PUBLISHER_PUBLISH_REQUESTED
 from herald.publisher.adapters.platforms.base import PlatformAdapter
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.execution import Executor
@@ -25,7 +26,9 @@ async def run(settings: PublisherSettings) -> None:
         }
         box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
         executor = Executor(runtime, settings, adapters, box)
-        await serve_worker(runtime, [build_router(runtime, settings, executor)])
+        await serve_worker(
+            runtime, [build_router(runtime, settings, executor)], [PUBLISHER_PUBLISH_REQUESTED]
+        )
 
 
 def main() -> None:
