@@ -48,3 +48,41 @@ async def test_killed_publisher_is_restarted_and_publishes_what_waited(
     body = (await api.get(f"/v1/jobs/{job['id']}", headers=tenant.auth)).json()
     assert body["status"] == "succeeded"
     assert len(body["attempts"]) == 1
+
+
+async def test_sigterm_lets_the_in_flight_post_finish(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, system: System
+) -> None:
+    account = f"slow-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    await sandbox.post(
+        "/faults", json={"account": account, "responses": [{"status": 201, "delay_ms": 2000}]}
+    )
+    asset = await api.post(
+        "/v1/assets",
+        headers=tenant.auth,
+        json={"title": "slow", "body": "b", "channel_ids": [channel]},
+    )
+    job = (await api.post(f"/v1/assets/{asset.json()['id']}/approve", headers=tenant.auth)).json()[
+        "jobs"
+    ][0]
+
+    async def processing() -> bool:
+        body = (await api.get(f"/v1/jobs/{job['id']}", headers=tenant.auth)).json()
+        return bool(body["status"] == "processing")
+
+    await eventually(processing, timeout=30, interval=0.02)
+    publisher = system.fleet["publisher"]
+    publisher.signal(signal.SIGTERM)
+
+    async def exited() -> bool:
+        return not publisher.alive
+
+    await eventually(exited, timeout=30)
+    assert publisher.proc is not None
+    assert publisher.proc.returncode == 0
+    body = (await api.get(f"/v1/jobs/{job['id']}", headers=tenant.auth)).json()
+    assert body["status"] == "succeeded", "the in-flight attempt was finished and recorded"
+    assert [a["outcome"] for a in body["attempts"]] == ["succeeded"]
+    publisher.start()
+    system.fleet.wait_ready(timeout=60)

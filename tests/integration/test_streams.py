@@ -34,8 +34,9 @@ async def test_a_restart_with_new_settings_updates_stream_and_consumer(
     before = await js.consumer_info(SYSTEM.name, spec.durable)
     assert before.config.ack_wait == settings.consumer_ack_wait_s
 
-    changed = settings.model_copy(update={
-        "consumer_ack_wait_s": 45.0, "consumer_max_deliver": 7, "stream_max_age_s": 3600.0})
+    changed = settings.model_copy(
+        update={"consumer_ack_wait_s": 45.0, "consumer_max_deliver": 7, "stream_max_age_s": 3600.0}
+    )
     await ensure_streams(js, changed)
     await ensure_consumers(js, changed, [spec])
     after = await js.consumer_info(SYSTEM.name, spec.durable)
