@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import nats
@@ -266,3 +266,66 @@ async def test_platforms_are_listed(api: httpx.AsyncClient, tenant: Tenant) -> N
     [sandbox] = response.json()
     assert sandbox["name"] == "sandbox"
     assert sandbox["capabilities"] == {"lookup": True, "oauth": False, "media": True}
+
+
+async def test_scheduled_asset_waits_in_the_database_and_publishes_when_due(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    account = f"later-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    when = datetime.now(UTC) + timedelta(seconds=3)
+    created = await api.post(
+        "/v1/assets",
+        headers=tenant.auth,
+        json={
+            "title": "Later",
+            "body": "b",
+            "channel_ids": [channel],
+            "scheduled_for": when.isoformat(),
+        },
+    )
+    [job] = await _approve(api, tenant, created.json()["id"])
+    assert job["status"] == "scheduled"
+    await asyncio.sleep(1)
+    assert await _posts(sandbox, account) == [], "nothing is published before its time"
+
+    async def posted() -> bool:
+        return len(await _posts(sandbox, account)) == 1
+
+    await eventually(posted, timeout=30)
+    [post] = await _posts(sandbox, account)
+    assert datetime.fromisoformat(str(post["received_at"])) >= when
+    assert (await _job(api, tenant, job["id"]))["status"] == "succeeded"
+
+
+async def test_a_queued_job_whose_request_was_lost_is_requested_again(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, e2e_db: Database
+) -> None:
+    """JetStream lost the message (no outbox row, nothing in the stream): recovery heals it."""
+    account = f"lost-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    asset = await _asset(api, tenant, [channel], 0)
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    async with e2e_db.transaction() as session:
+        job = PublishJob(
+            tenant_id=uuid.UUID(tenant.id),
+            asset_id=uuid.UUID(asset),
+            channel_id=uuid.UUID(channel),
+            platform="sandbox",
+            status=JobStatus.QUEUED,
+            queued_at=long_ago,
+            requested_at=long_ago,
+        )
+        session.add(job)
+
+    async def posted() -> bool:
+        return len(await _posts(sandbox, account)) == 1
+
+    await eventually(posted, timeout=30)
+    await eventually(lambda: _status(e2e_db, job.id), timeout=30)
+
+
+async def _status(db: Database, job_id: uuid.UUID) -> bool:
+    async with db.transaction() as session:
+        stored = await session.get_one(PublishJob, job_id)
+    return stored.status == JobStatus.SUCCEEDED

@@ -10,13 +10,14 @@ from herald.common.pacing import sleep_unless_stopped
 from herald.common.runtime import Runtime, build_runtime, serve_worker
 from herald.common.settings import load_settings
 from herald.recovery.settings import RecoverySettings
-from herald.recovery.sweeps import drain_outbox
+from herald.recovery.sweeps import drain_outbox, sweep_jobs
 
 log = structlog.get_logger(__name__)
 
 
 async def run(settings: RecoverySettings) -> None:
     runtime = build_runtime(settings)
+    policy = settings.sweep_policy()
 
     async def startup_sweep(rt: Runtime) -> None:
         # no grace at start-up: whatever is unsent now was left by a process that stopped
@@ -26,6 +27,7 @@ async def run(settings: RecoverySettings) -> None:
         while not await sleep_unless_stopped(rt.stop, settings.sweep_interval_s):
             try:
                 await drain_outbox(rt.relay, grace=True)
+                await sweep_jobs(rt.db, rt.relay, policy)
             except Exception as error:  # a failed sweep is retried on the next tick
                 log.warning("recovery.sweep_failed", error=str(error))
 

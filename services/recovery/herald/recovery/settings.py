@@ -5,9 +5,19 @@ from __future__ import annotations
 from pydantic import Field
 
 from herald.common.settings import HeraldSettings
+from herald.recovery.domain.sweep_policy import SweepPolicy
 
 
 class RecoverySettings(HeraldSettings):
     service_name: str = "recovery"
     http_port: int = Field(8083, ge=0, le=65535)
-    sweep_interval_s: float = Field(5, gt=0)
+    sweep_interval_s: float = Field(1.0, gt=0, description="how often the sweeps run")
+    queued_stale_s: float = Field(30.0, gt=0)
+    retry_overdue_s: float = Field(30.0, gt=0)
+    lease_grace_s: float = Field(5.0, ge=0)
+    sweep_batch_size: int = Field(500, ge=1)
+
+    def sweep_policy(self) -> SweepPolicy:
+        return SweepPolicy(
+            self.queued_stale_s, self.retry_overdue_s, self.lease_grace_s, self.sweep_batch_size
+        )

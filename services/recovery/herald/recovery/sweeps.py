@@ -1,11 +1,20 @@
-"""Sweeps that heal what crashes left behind. Each is bounded, idempotent and replica-safe."""
+"""Sweeps that heal what crashes and lost messages left behind; each bounded and replica-safe."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import structlog
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.common.outbox import OutboxRelay
+from herald.common.db.engine import Database
+from herald.common.db.models import OutboxMessage
+from herald.common.events import Envelope, PublishRequested
+from herald.common.outbox import OutboxRelay, stage
+from herald.recovery.adapters import job_sweeps
+from herald.recovery.adapters.job_sweeps import Stranded
+from herald.recovery.domain.sweep_policy import SweepPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -19,3 +28,30 @@ async def drain_outbox(relay: OutboxRelay, *, grace: bool) -> int:
         RECOVERED.labels("outbox_unsent").inc(published)
         log.info("recovery.outbox_drained", rows=published)
     return published
+
+
+async def sweep_jobs(db: Database, relay: OutboxRelay, policy: SweepPolicy) -> list[Stranded]:
+    """Dispatch due scheduled jobs and re-request stranded ones, one batch of each."""
+    now = datetime.now(UTC)
+    cutoffs = policy.cutoffs(now)
+    async with db.transaction() as session:
+        found = await job_sweeps.dispatch_due(session, cutoffs, now, policy.batch_size)
+        found += await job_sweeps.request_stranded(session, cutoffs, now, policy.batch_size)
+        rows = [_request(session, job, now) for job in found]
+    await relay.send(rows)
+    for job in found:
+        RECOVERED.labels(job.reason).inc()
+        log.info("recovery.job_requested", job_id=str(job.job_id), reason=job.reason)
+    return found
+
+
+def _request(session: AsyncSession, job: Stranded, now: datetime) -> OutboxMessage:
+    command = PublishRequested(job_id=job.job_id, priority=job.priority)
+    envelope = Envelope.wrap(
+        command,
+        tenant_id=job.tenant_id,
+        subject_id=job.job_id,
+        now=now,
+        idempotency_key=f"publish.requested:{job.job_id}:{job.reason}:{now.isoformat()}",
+    )
+    return stage(session, command, envelope)

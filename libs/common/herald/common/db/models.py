@@ -128,6 +128,15 @@ class PublishJob(Base):
     external_id: Mapped[str | None] = mapped_column(String(500))
     last_error_code: Mapped[str | None] = mapped_column(String(100))
     queued_at: Mapped[datetime | None]
+    requested_at: Mapped[datetime | None] = mapped_column(
+        doc="when a publish.requested was last staged for it (stale-request sweeps)"
+    )
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(
+        doc="a cancel arrived mid-call: the call's outcome is recorded, no retry follows"
+    )
+    attempt_base: Mapped[int] = mapped_column(
+        Integer, server_default="0", doc="attempts made before the last manual retry"
+    )
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

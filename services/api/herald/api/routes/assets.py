@@ -117,6 +117,7 @@ async def _approve(
             priority=asset.priority,
             scheduled_for=plan.scheduled_for,
             queued_at=None if plan.scheduled_for else now,
+            requested_at=None if plan.scheduled_for else now,
             attempts=0,
             version=1,
         )

@@ -1,0 +1,105 @@
+"""Recovery sweeps against real PostgreSQL: due and stranded jobs are found once, by one sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from herald.common.db.engine import Database
+from herald.common.db.models import PublishJob
+from herald.common.domain.job_states import JobStatus
+from herald.recovery.adapters import job_sweeps
+from herald.recovery.adapters.job_sweeps import Stranded
+from herald.recovery.domain.sweep_policy import SweepPolicy
+from tests.integration.conftest import JobRows
+
+POLICY = SweepPolicy(queued_stale_s=30, retry_overdue_s=30, lease_grace_s=5)
+
+
+async def _set(db: Database, rows: JobRows, **values: Any) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(PublishJob).where(PublishJob.id == rows.job_id).values(**values)
+        )
+
+
+async def _sweep(db: Database, now: datetime) -> list[Stranded]:
+    async with db.transaction() as session:
+        cutoffs = POLICY.cutoffs(now)
+        found = await job_sweeps.dispatch_due(session, cutoffs, now, 1000)
+        return found + await job_sweeps.request_stranded(session, cutoffs, now, 1000)
+
+
+def _mine(found: list[Stranded], rows: JobRows) -> list[str]:
+    return [s.reason for s in found if s.job_id == rows.job_id]
+
+
+async def test_scheduled_job_is_dispatched_when_due_and_only_then(
+    db: Database, job_rows: JobRows
+) -> None:
+    now = datetime.now(UTC)
+    await _set(db, job_rows, status=JobStatus.SCHEDULED, scheduled_for=now + timedelta(minutes=5))
+    assert _mine(await _sweep(db, now), job_rows) == []
+    later = now + timedelta(minutes=5)
+    assert _mine(await _sweep(db, later), job_rows) == ["scheduled_due"]
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, job_rows.job_id)
+    assert (job.status, job.queued_at, job.requested_at) == ("queued", later, later)
+    assert _mine(await _sweep(db, later + timedelta(seconds=1)), job_rows) == []
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"status": JobStatus.QUEUED}, "queued_stale"),
+        ({"status": JobStatus.RETRYING, "next_attempt_at": -31}, "retry_overdue"),
+        ({"status": JobStatus.PROCESSING, "lease_expires_at": -6}, "lease_expired"),
+        ({"status": JobStatus.UNCERTAIN}, "uncertain"),
+    ],
+)
+async def test_stranded_job_is_requested_again_once(
+    db: Database, job_rows: JobRows, values: dict[str, Any], reason: str
+) -> None:
+    now = datetime.now(UTC)
+    resolved = {
+        k: now + timedelta(seconds=v) if isinstance(v, int) else v for k, v in values.items()
+    }
+    await _set(db, job_rows, requested_at=now - timedelta(seconds=31), **resolved)
+    assert _mine(await _sweep(db, now), job_rows) == [reason]
+    assert _mine(await _sweep(db, now + timedelta(seconds=1)), job_rows) == [], (
+        "a fresh request is given time to be served"
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"status": JobStatus.QUEUED, "requested_at": -10},
+        {"status": JobStatus.RETRYING, "next_attempt_at": -10, "requested_at": -60},
+        {"status": JobStatus.PROCESSING, "lease_expires_at": 30, "requested_at": -60},
+        {"status": JobStatus.SUCCEEDED, "requested_at": -600},
+        {"status": JobStatus.FAILED, "requested_at": -600},
+        {"status": JobStatus.WAITING_AUTH, "requested_at": -600},
+    ],
+)
+async def test_healthy_and_finished_jobs_are_left_alone(
+    db: Database, job_rows: JobRows, values: dict[str, Any]
+) -> None:
+    now = datetime.now(UTC)
+    await _set(
+        db,
+        job_rows,
+        **{k: now + timedelta(seconds=v) if isinstance(v, int) else v for k, v in values.items()},
+    )
+    assert _mine(await _sweep(db, now), job_rows) == []
+
+
+async def test_concurrent_sweepers_take_disjoint_jobs(db: Database, job_rows: JobRows) -> None:
+    now = datetime.now(UTC)
+    await _set(db, job_rows, status=JobStatus.QUEUED, requested_at=now - timedelta(minutes=5))
+    results = await asyncio.gather(*(_sweep(db, now) for _ in range(4)))
+    assert sum(len(_mine(found, job_rows)) for found in results) == 1
