@@ -54,12 +54,12 @@ async def test_expired_lease_is_reclaimed_and_fences_the_old_holder(
         stale = await job_store.finish(
             session, first, JobStatus.SUCCEEDED, later, external_id="from-the-paused-worker"
         )
-    assert stale is False
+    assert stale is None
     async with db.transaction() as session:
         current = await job_store.finish(
             session, second, JobStatus.SUCCEEDED, later, external_id="from-the-new-worker"
         )
-    assert current is True
+    assert current is JobStatus.SUCCEEDED
     async with db.transaction() as session:
         job = await session.get_one(PublishJob, job_rows.job_id)
         attempts = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,8 @@ app = typer.Typer(
 )
 tenants = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
+jobs = typer.Typer(help="Operate on publish jobs.", no_args_is_help=True)
+app.add_typer(jobs, name="jobs")
 
 
 def fail(message: str) -> typer.Exit:
@@ -73,6 +76,36 @@ def tenants_create(name: Annotated[str, typer.Argument(help="display name")]) ->
     except OSError as error:
         raise fail(f"cannot reach the database: {error}") from None
     typer.echo(f"tenant  {tenant_id}\napi key {key}")
+
+
+@jobs.command("redrive")
+def jobs_redrive(
+    status: Annotated[str, typer.Option(help="failed or cancelled")] = "failed",
+    platform: Annotated[str | None, typer.Option(help="only jobs of this platform")] = None,
+    tenant: Annotated[str | None, typer.Option(help="only jobs of this tenant id")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many jobs")] = 10_000,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
+) -> None:
+    """Send failed (or cancelled) jobs back to the queue with a fresh attempt budget."""
+    from herald.cli.redrive import RedriveFilter, redrive
+
+    if status not in ("failed", "cancelled"):
+        raise fail(f"--status must be failed or cancelled, not {status!r}")
+    try:
+        tenant_id = uuid.UUID(tenant) if tenant else None
+    except ValueError:
+        raise fail(f"--tenant {tenant!r} is not a tenant id (UUID)") from None
+    settings = load_settings(HeraldSettings)
+    selection = RedriveFilter(status, platform, tenant_id, limit)
+    try:
+        count = asyncio.run(redrive(settings.database_url, selection, dry_run, typer.echo))
+    except OSError as error:
+        raise fail(f"cannot reach the database: {error}") from None
+    verb = "would requeue" if dry_run else "requeued"
+    typer.echo(
+        f"{verb} {count} job(s)"
+        + ("" if dry_run else "; the running services publish them within seconds")
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ ASSETS = StreamSpec("ASSETS", ("herald.assets.>",), "asset lifecycle events")
 PUBLISH = StreamSpec("PUBLISH", ("herald.publish.>",), "publish commands and outcomes")
 ALERTS = StreamSpec("ALERTS", ("herald.alerts.>",), "alert lifecycle events")
 SYSTEM = StreamSpec("SYSTEM", ("herald.system.>",), "service and infrastructure events")
-STREAMS = (ASSETS, PUBLISH, ALERTS, SYSTEM)
+JOBS = StreamSpec("JOBS", ("herald.jobs.>",), "user commands on jobs: cancel, retry")
+STREAMS = (ASSETS, PUBLISH, JOBS, ALERTS, SYSTEM)
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,7 @@ class JobOut(BaseModel):
     scheduled_for: datetime | None
     external_id: str | None
     last_error_code: str | None
+    cancel_requested: bool
     created_at: datetime
     finished_at: datetime | None
     attempts: list[AttemptOut]

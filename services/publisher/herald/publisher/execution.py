@@ -98,12 +98,12 @@ class Executor:
             await job_store.close_attempt(
                 session, claimed, "succeeded", now, duration_s * 1000, external_id=external_id
             )
-            current = await job_store.finish(
+            status = await job_store.finish(
                 session, claimed, JobStatus.SUCCEEDED, now, external_id=external_id
             )
-            rows = [stage(session, event, self._wrap(event, claimed, now))] if current else []
-        self._observe(claimed, "succeeded", JobStatus.SUCCEEDED, current)
-        if current and asset.approved_at is not None:
+            rows = [stage(session, event, self._wrap(event, claimed, now))] if status else []
+        self._observe(claimed, "succeeded", status)
+        if status and asset.approved_at is not None:
             metrics.APPROVE_TO_PUBLISHED.labels(claimed.platform).observe(
                 (now - asset.approved_at).total_seconds()
             )
@@ -112,26 +112,14 @@ class Executor:
             job_id=str(claimed.job_id),
             external_id=external_id,
             attempt=claimed.attempt,
-            fenced_out=not current,
+            fenced_out=status is None,
         )
         await self.runtime.relay.send(rows)
 
     async def _failed(self, claimed: Claim, error: PublishError, duration_s: float) -> None:
         now = datetime.now(UTC)
         policy = self._adapter_policy(claimed.platform)
-        decision = decide(error, claimed.attempt, policy, now, self.rng)
-        event = PublishFailed(
-            job_id=claimed.job_id,
-            asset_id=claimed.asset_id,
-            channel_id=claimed.channel_id,
-            platform=claimed.platform,
-            error_class=error.error_class,
-            error_code=error.code,
-            message=error.message,
-            http_status=error.http_status,
-            attempt=claimed.attempt,
-            final=decision.final,
-        )
+        decision = decide(error, claimed.attempt_in_run, policy, now, self.rng)
         async with self.runtime.db.transaction() as session:
             await job_store.close_attempt(
                 session,
@@ -144,7 +132,7 @@ class Executor:
                 error_message=error.message[:2000],
                 http_status=error.http_status,
             )
-            current = await job_store.finish(
+            status = await job_store.finish(
                 session,
                 claimed,
                 decision.status,
@@ -152,19 +140,33 @@ class Executor:
                 retry_at=decision.retry_at,
                 error_code=error.code,
             )
-            rows = [stage(session, event, self._wrap(event, claimed, now))] if current else []
-        self._observe(claimed, "failed", decision.status, current)
+            event = PublishFailed(
+                job_id=claimed.job_id,
+                asset_id=claimed.asset_id,
+                channel_id=claimed.channel_id,
+                platform=claimed.platform,
+                error_class=error.error_class,
+                error_code=error.code,
+                message=error.message,
+                http_status=error.http_status,
+                attempt=claimed.attempt,
+                final=status is JobStatus.FAILED,
+            )
+            # a cancel requested mid-call ends the job quietly: the user asked for it
+            report = status is not None and status is not JobStatus.CANCELLED
+            rows = [stage(session, event, self._wrap(event, claimed, now))] if report else []
+        self._observe(claimed, "failed", status)
         log.warning(
             "publish.failed",
             job_id=str(claimed.job_id),
             attempt=claimed.attempt,
             error_class=error.error_class,
             error_code=error.code,
-            next_status=decision.status.value,
+            next_status=status.value if status else "fenced_out",
             retry_in_s=round(decision.delay_s, 3),
         )
         await self.runtime.relay.send(rows)
-        if current and decision.status is JobStatus.RETRYING:
+        if status is JobStatus.RETRYING:
             raise RetryLater(decision.delay_s, f"retry {error.code}")
 
     def _refused(self, job_id: uuid.UUID, refusal: Refusal) -> None:
@@ -173,12 +175,12 @@ class Executor:
         if refusal.delay_s is not None:
             raise RetryLater(refusal.delay_s, refusal.reason)
 
-    def _observe(self, claimed: Claim, outcome: str, status: JobStatus, current: bool) -> None:
+    def _observe(self, claimed: Claim, outcome: str, status: JobStatus | None) -> None:
         metrics.ATTEMPTS.labels(claimed.platform, outcome).inc()
-        if current:
-            metrics.JOBS_FINISHED.labels(claimed.platform, status.value).inc()
-        else:
+        if status is None:
             metrics.FENCED_OUT.labels(claimed.platform).inc()
+        else:
+            metrics.JOBS_FINISHED.labels(claimed.platform, status.value).inc()
 
     def _adapter(self, platform: str) -> PlatformAdapter:
         adapter = self.adapters.get(platform)

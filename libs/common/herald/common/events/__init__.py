@@ -2,12 +2,15 @@
 
 from herald.common.events.assets import AssetApproved
 from herald.common.events.envelope import Envelope, Event, UnknownSchemaError
+from herald.common.events.jobs import JobCancelled, JobRetryRequested
 from herald.common.events.publish import PublishFailed, PublishRequested, PublishSucceeded
 
 __all__ = [
     "AssetApproved",
     "Envelope",
     "Event",
+    "JobCancelled",
+    "JobRetryRequested",
     "PublishFailed",
     "PublishRequested",
     "PublishSucceeded",

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.api import job_control
 from herald.api.adapters.repositories import AssetRepository, ChannelRepository
 from herald.api.auth import Principal, Role, State, Who, require
 from herald.api.domain.approval import NotApprovable, plan_jobs
@@ -18,6 +19,7 @@ from herald.api.problems import Problem, not_found
 from herald.api.schemas import AssetIn, AssetOut, JobSummary
 from herald.common.db.models import Asset, OutboxMessage, PublishJob
 from herald.common.domain.asset_states import AssetStatus
+from herald.common.domain.job_commands import CancelEffect, cancel_effect
 from herald.common.domain.job_states import JobStatus
 from herald.common.events import AssetApproved, Envelope, PublishRequested
 from herald.common.ids import new_id
@@ -147,3 +149,35 @@ async def _approve(
             staged.append(stage(session, command, request))
     await session.flush()
     return asset, jobs, staged
+
+
+@router.post("/{asset_id}/cancel", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
+async def cancel_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
+    """Cancel the asset and every unfinished job (a job mid-call keeps its call's outcome)."""
+    now = datetime.now(UTC)
+    async with state.db.transaction() as session:
+        assets = AssetRepository(session, who.tenant_id)
+        asset = await assets.get(asset_id, for_update=True)
+        if asset is None:
+            raise not_found("asset")
+        if asset.status in (AssetStatus.CANCELLED, AssetStatus.REJECTED):
+            raise Problem(
+                409,
+                "asset_not_cancellable",
+                "Asset cannot be cancelled",
+                f"the asset is already {asset.status}",
+                asset_status=asset.status,
+            )
+        asset.status, asset.version = AssetStatus.CANCELLED, asset.version + 1
+        staged = []
+        for job in await assets.jobs(asset_id):
+            locked = await job_control.lock_job(session, job.id, who.tenant_id)
+            if (
+                locked is not None
+                and cancel_effect(JobStatus(locked.status)) is not CancelEffect.REFUSED
+            ):
+                staged += job_control.cancel(session, locked, now).staged
+        jobs = await assets.jobs(asset_id)
+    await state.relay.send(staged)
+    log.info("asset.cancelled", asset_id=str(asset_id), jobs=len(jobs))
+    return _out(asset, jobs)

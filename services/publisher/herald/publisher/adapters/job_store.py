@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import Sealed
 from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
-from herald.common.domain.job_states import CLAIMABLE, JobStatus
+from herald.common.domain.job_commands import status_after_call
+from herald.common.domain.job_states import CLAIMABLE, JobStatus, is_terminal
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
 
@@ -30,6 +31,12 @@ class Claim:
     attempt: int
     attempt_id: uuid.UUID
     previous_unfinished: bool  # an earlier attempt never recorded its outcome: reconcile first
+    attempt_base: int = 0  # attempts made before the last manual retry
+
+    @property
+    def attempt_in_run(self) -> int:
+        """This attempt's number since the job was last (re)queued by hand."""
+        return self.attempt - self.attempt_base
 
 
 async def claim(
@@ -100,6 +107,7 @@ async def claim(
         row.attempts,
         attempt.id,
         previous_unfinished,
+        row.attempt_base,
     )
 
 
@@ -117,35 +125,46 @@ async def load_target(session: AsyncSession, claim: Claim) -> tuple[Asset, Chann
 async def finish(
     session: AsyncSession,
     claim: Claim,
-    status: JobStatus,
+    outcome: JobStatus,
     now: datetime,
     *,
     external_id: str | None = None,
     retry_at: datetime | None = None,
     error_code: str | None = None,
-) -> bool:
-    """Move the claimed job out of processing; False when our lease was lost (fenced out)."""
-    terminal = status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-    result = await session.execute(
-        update(PublishJob)
-        .where(
-            PublishJob.id == claim.job_id,
-            PublishJob.version == claim.version,
-            PublishJob.status == JobStatus.PROCESSING,
+) -> JobStatus | None:
+    """Move the claimed job out of processing; returns the status it took, or None when our
+    lease was lost (fenced out). A cancel that arrived mid-call turns any outcome but success
+    into ``cancelled``."""
+    current = (
+        await session.execute(
+            select(PublishJob.cancel_requested_at)
+            .where(
+                PublishJob.id == claim.job_id,
+                PublishJob.version == claim.version,
+                PublishJob.status == JobStatus.PROCESSING,
+            )
+            .with_for_update()
         )
+    ).first()
+    if current is None:
+        return None
+    status = status_after_call(outcome, current.cancel_requested_at is not None)
+    retrying = status in (JobStatus.RETRYING,)
+    await session.execute(
+        update(PublishJob)
+        .where(PublishJob.id == claim.job_id)
         .values(
             status=status,
             external_id=external_id,
-            next_attempt_at=retry_at,
+            next_attempt_at=retry_at if retrying else None,
             last_error_code=error_code,
             lease_owner=None,
             lease_expires_at=None,
-            finished_at=now if terminal else None,
+            finished_at=now if is_terminal(status) else None,
             updated_at=now,
         )
-        .returning(PublishJob.id)
     )
-    return result.first() is not None
+    return status
 
 
 async def close_attempt(

@@ -1,0 +1,36 @@
+"""What a user's cancel or manual retry does to a job in a given state (pure)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from herald.common.domain.job_states import TERMINAL, JobStatus, can_transition
+
+
+class CancelEffect(StrEnum):
+    NOW = "now"  # the job becomes cancelled at once
+    AFTER_CALL = "after_call"  # a platform call is in flight: record its outcome, retry no more
+    REFUSED = "refused"  # already finished
+
+
+def cancel_effect(status: JobStatus) -> CancelEffect:
+    """Cancelling mid-call never hides a post that happened: the call's outcome is kept."""
+    if status in TERMINAL:
+        return CancelEffect.REFUSED
+    if status is JobStatus.PROCESSING:
+        return CancelEffect.AFTER_CALL
+    return CancelEffect.NOW
+
+
+def can_retry_manually(status: JobStatus) -> bool:
+    """Only a dead-lettered or cancelled job is retried by hand (back to queued)."""
+    return status in (JobStatus.FAILED, JobStatus.CANCELLED) and can_transition(
+        status, JobStatus.QUEUED
+    )
+
+
+def status_after_call(outcome: JobStatus, cancel_requested: bool) -> JobStatus:
+    """The status a finished call leaves: a requested cancel wins unless the post went out."""
+    if cancel_requested and outcome is not JobStatus.SUCCEEDED:
+        return JobStatus.CANCELLED
+    return outcome

@@ -1,0 +1,91 @@
+"""Cancel and manual retry of publish jobs (the API's routes and ``herald jobs`` use these).
+
+Every change locks the job row, asks the pure rules in ``job_commands``, bumps the fencing
+token where the job leaves a worker's hands, and stages its events in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.common.db.models import OutboxMessage, PublishJob
+from herald.common.domain.job_commands import CancelEffect, can_retry_manually, cancel_effect
+from herald.common.domain.job_states import JobStatus
+from herald.common.events import Envelope, JobCancelled, JobRetryRequested, PublishRequested
+from herald.common.outbox import stage
+
+
+class JobCommandRefused(ValueError):
+    """The job's state does not allow the command; ``status`` is that state."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: PublishJob
+    staged: list[OutboxMessage]
+
+
+async def lock_job(
+    session: AsyncSession, job_id: uuid.UUID, tenant_id: uuid.UUID | None
+) -> PublishJob | None:
+    """The job row, locked; ``tenant_id`` None only for operator commands."""
+    query = select(PublishJob).where(PublishJob.id == job_id).with_for_update()
+    if tenant_id is not None:
+        query = query.where(PublishJob.tenant_id == tenant_id)
+    return await session.scalar(query)
+
+
+def cancel(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
+    effect = cancel_effect(JobStatus(job.status))
+    if effect is CancelEffect.REFUSED:
+        raise JobCommandRefused(job.status, f"a {job.status} job cannot be cancelled")
+    if effect is CancelEffect.AFTER_CALL:
+        job.cancel_requested_at = now
+    else:
+        job.status, job.finished_at, job.next_attempt_at = JobStatus.CANCELLED, now, None
+        job.lease_owner, job.lease_expires_at, job.version = None, None, job.version + 1
+    event = JobCancelled(
+        job_id=job.id, asset_id=job.asset_id, after_call=effect is CancelEffect.AFTER_CALL
+    )
+    return Outcome(job, [stage(session, event, _wrap(event, job, now))])
+
+
+def retry(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
+    """Back to queued with a fresh attempt budget; the attempts so far stay as the audit trail."""
+    if not can_retry_manually(JobStatus(job.status)):
+        raise JobCommandRefused(job.status, f"a {job.status} job cannot be retried")
+    previous = job.status
+    job.status, job.attempt_base, job.version = JobStatus.QUEUED, job.attempts, job.version + 1
+    job.queued_at = job.requested_at = now
+    job.finished_at = job.next_attempt_at = job.cancel_requested_at = None
+    job.last_error_code = None
+    notice = JobRetryRequested(job_id=job.id, asset_id=job.asset_id, previous_status=previous)
+    command = PublishRequested(job_id=job.id, priority=job.priority)
+    return Outcome(
+        job,
+        [
+            stage(session, notice, _wrap(notice, job, now)),
+            stage(session, command, _wrap(command, job, now)),
+        ],
+    )
+
+
+def _wrap(
+    event: JobCancelled | JobRetryRequested | PublishRequested, job: PublishJob, now: datetime
+) -> Envelope:
+    return Envelope.wrap(
+        event,
+        tenant_id=job.tenant_id,
+        subject_id=job.id,
+        now=now,
+        idempotency_key=f"{event.type}:{job.id}:{job.version}",
+    )
