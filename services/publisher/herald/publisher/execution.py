@@ -29,6 +29,7 @@ from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, T
 from herald.publisher.domain.claims import Refusal
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
+from herald.publisher.leases import Heartbeat, kept_alive
 from herald.publisher.settings import PublisherSettings
 
 log = structlog.get_logger(__name__)
@@ -43,7 +44,7 @@ class Executor:
     credentials: CredentialBox
     rng: random.Random = field(default_factory=random.Random)
 
-    async def execute(self, job_id: uuid.UUID) -> None:
+    async def execute(self, job_id: uuid.UUID, heartbeat: Heartbeat | None = None) -> None:
         """Run the job once; raises ``RetryLater`` when the request must come back later."""
         now = datetime.now(UTC)
         async with self.runtime.db.transaction() as session:
@@ -65,7 +66,14 @@ class Executor:
             try:
                 adapter = self._adapter(claimed.platform)
                 target = Target(channel.config, self._open(sealed))
-                external_id = await self._call(adapter, claimed, target, _content(asset))
+                async with kept_alive(
+                    self.runtime.db,
+                    claimed,
+                    self.settings.lease_s,
+                    self.settings.consumer_ack_wait_s,
+                    heartbeat,
+                ):
+                    external_id = await self._call(adapter, claimed, target, _content(asset))
             except PublishError as error:
                 return await self._failed(claimed, error, time.perf_counter() - started)
             await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)

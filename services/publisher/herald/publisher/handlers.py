@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from faststream.nats import NatsRouter
+from faststream.nats.annotations import NatsMessage
 
 from herald.common.consumers import settled, subscribe
 from herald.common.events import Envelope, PublishRequested
@@ -23,7 +24,7 @@ def build_router(runtime: Runtime, settings: PublisherSettings, executor: Execut
         fetch_batch=settings.fetch_batch,
     )
     @settled(PUBLISHER_PUBLISH_REQUESTED.durable)
-    async def on_publish_requested(envelope: Envelope, _message: object) -> None:
-        await executor.execute(envelope.payload(PublishRequested).job_id)
+    async def on_publish_requested(envelope: Envelope, message: NatsMessage) -> None:
+        await executor.execute(envelope.payload(PublishRequested).job_id, message.in_progress)
 
     return router

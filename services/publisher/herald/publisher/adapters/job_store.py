@@ -181,3 +181,18 @@ async def close_attempt(
         .where(PublishAttempt.id == claim.attempt_id)
         .values(outcome=outcome, finished_at=now, duration_ms=duration_ms, **fields)
     )
+
+
+async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease_s: float) -> bool:
+    """Push our lease forward; False when it is no longer ours (expired and taken over)."""
+    result = await session.execute(
+        update(PublishJob)
+        .where(
+            PublishJob.id == claim.job_id,
+            PublishJob.version == claim.version,
+            PublishJob.status == JobStatus.PROCESSING,
+        )
+        .values(lease_expires_at=now + timedelta(seconds=lease_s))
+        .returning(PublishJob.id)
+    )
+    return result.first() is not None
