@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -329,3 +330,42 @@ async def _status(db: Database, job_id: uuid.UUID) -> bool:
     async with db.transaction() as session:
         stored = await session.get_one(PublishJob, job_id)
     return stored.status == JobStatus.SUCCEEDED
+
+
+async def test_a_channel_rate_limit_spaces_posts_without_using_attempts(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    account = f"limited-{uuid.uuid4().hex[:6]}"
+    response = await api.post(
+        "/v1/channels",
+        headers=tenant.auth,
+        json={
+            "platform": "sandbox",
+            "name": account,
+            "credentials": {"token": "t"},
+            "config": {
+                "account": account,
+                "rate_limit": {"per_period": 2, "period_s": 1, "burst": 1},
+            },
+        },
+    )
+    assert response.status_code == 201, response.text
+    channel = response.json()["id"]
+    assets = [await _asset(api, tenant, [channel], n) for n in range(4)]
+    jobs = [
+        job for a in await asyncio.gather(*(_approve(api, tenant, a) for a in assets)) for job in a
+    ]
+
+    async def all_posted() -> bool:
+        return len(await _posts(sandbox, account)) == 4
+
+    await eventually(all_posted, timeout=30)
+    times = sorted(
+        datetime.fromisoformat(str(p["received_at"])) for p in await _posts(sandbox, account)
+    )
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.45, f"2 per second at most: gaps {gaps}"
+    for job in jobs:
+        body = await _job(api, tenant, job["id"])
+        assert isinstance(body["attempts"], list)
+        assert len(body["attempts"]) == 1, "waiting for a token is not an attempt"

@@ -19,9 +19,7 @@ async def _claim(db: Database, rows: JobRows, lease_s: float, now: datetime) -> 
         return await job_store.claim(session, rows.job_id, "w", lease_s, now)
 
 
-async def test_a_long_call_keeps_its_lease_and_its_message(
-    db: Database, job_rows: JobRows
-) -> None:
+async def test_a_long_call_keeps_its_lease_and_its_message(db: Database, job_rows: JobRows) -> None:
     claimed = await _claim(db, job_rows, 1.0, datetime.now(UTC))
     assert isinstance(claimed, Claim)
     beats: list[float] = []
@@ -40,9 +38,7 @@ async def test_a_long_call_keeps_its_lease_and_its_message(
     assert job.version == claimed.version
 
 
-async def test_keeping_stops_once_the_lease_was_taken_over(
-    db: Database, job_rows: JobRows
-) -> None:
+async def test_keeping_stops_once_the_lease_was_taken_over(db: Database, job_rows: JobRows) -> None:
     now = datetime.now(UTC)
     claimed = await _claim(db, job_rows, 0.3, now - timedelta(seconds=10))
     assert isinstance(claimed, Claim)

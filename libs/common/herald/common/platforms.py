@@ -45,12 +45,40 @@ CATALOG: dict[str, PlatformInfo] = {p.name: p for p in (SANDBOX,)}
 
 
 def config_problems(platform: PlatformInfo, config: dict[str, object]) -> list[str]:
-    """What is missing from a channel's config or credentials, as readable messages."""
-    return [
+    """What is missing or wrong in a channel's config, as readable messages."""
+    problems = [
         f"config.{key} is required for {platform.name}"
         for key in platform.required_config
         if not isinstance(config.get(key), str) or not config.get(key)
     ]
+    if "rate_limit" in config and channel_rate_limit(config) is None:
+        problems.append(
+            "config.rate_limit must be {per_period: int ≥ 1, period_s: number > 0, burst: int ≥ 1}"
+        )
+    return problems
+
+
+def channel_rate_limit(config: dict[str, object]) -> RateLimit | None:
+    """A channel's own limit (``config.rate_limit``), e.g. a tenant's lower plan; None if unset
+    or malformed."""
+    raw = config.get("rate_limit")
+    if not isinstance(raw, dict):
+        return None
+    per_period, period_s, burst = raw.get("per_period"), raw.get("period_s"), raw.get("burst")
+    valid = (
+        isinstance(per_period, int)
+        and per_period >= 1
+        and isinstance(period_s, int | float)
+        and period_s > 0
+        and isinstance(burst, int)
+        and burst >= 1
+    )
+    return RateLimit(per_period, float(period_s), burst) if valid else None  # type: ignore[arg-type]
+
+
+def effective_rate_limit(platform: PlatformInfo, config: dict[str, object]) -> RateLimit:
+    """The channel's own limit where it sets one, else the platform's default."""
+    return channel_rate_limit(config) or platform.rate_limit
 
 
 def credential_problems(platform: PlatformInfo, credentials: dict[str, object]) -> list[str]:

@@ -25,3 +25,6 @@ APPROVE_TO_PUBLISHED = Histogram(
     ["platform"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+RATE_LIMIT_WAITS = Counter(
+    "herald_rate_limit_waits_total", "Publish requests put back to wait for a token", ["platform"]
+)

@@ -182,6 +182,15 @@ class InboxMessage(Base):
     received_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
 
 
+class RateLimitBucket(Base):
+    """Token bucket state of one rate-limited key (e.g. ``channel:<id>``)."""
+
+    __tablename__ = "rate_limit_buckets"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float]
+    updated_at: Mapped[datetime]
+
+
 class ServiceHeartbeat(Base):
     __tablename__ = "service_heartbeats"
     service: Mapped[str] = mapped_column(String(50), primary_key=True)
