@@ -113,3 +113,28 @@ async def test_poison_message_is_terminated_not_redelivered(
     assert len(calls) == 1, "only the readable message reaches the handler"
     assert info.num_ack_pending == 0 and info.num_redelivered == 0
     assert info.delivered.consumer_seq == 2
+
+
+async def test_a_handler_bug_is_redelivered_but_bad_data_is_terminated(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    seen: list[str] = []
+
+    async def handler(envelope: Envelope, message: object) -> None:
+        seen.append(envelope.idempotency_key)
+        if envelope.idempotency_key == "bug" and seen.count("bug") == 1:
+            PublishRequested.model_validate({"job_id": "not-a-uuid"})  # our bug, not the data's
+        envelope.payload(PublishRequested)
+
+    good = Envelope.model_validate_json(_envelope())
+    bug = good.model_copy(update={"idempotency_key": "bug"})
+    bad_data = good.model_copy(update={"idempotency_key": "bad", "data": {"job_id": 7}})
+    async with _run(nats_url, settings, spec, handler):
+        for envelope in (bug, bad_data):
+            await js.publish(subject, envelope.to_json())
+        await _wait_for(lambda: seen.count("bug") == 2)
+        await asyncio.sleep(1.0)
+        info = await js.consumer_info(SYSTEM.name, spec.durable)
+    assert seen.count("bad") == 1, "data that does not match its schema is terminated"
+    assert info.num_ack_pending == 0

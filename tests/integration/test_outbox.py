@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -72,12 +74,53 @@ async def test_failed_fast_path_leaves_the_row_for_the_background_drain(
 
 
 async def test_a_row_published_twice_is_stored_once(db: Database, js: JetStreamContext) -> None:
-    row, _ = await _stage_one(db)
+    """The relay died after publishing and before marking the row sent: it goes out again."""
     relay = _relay(db, js)
+    await relay.drain()
+    row, _ = await _stage_one(db)
     before = await _stream_messages(js)
-    await relay.send([row])
-    await relay.send([row])  # e.g. the relay died after publishing, before marking it sent
+    await js.publish(row.subject, row.payload, headers=dict(row.headers))  # then the crash
+    assert await _sent_at(db, row.id) is None
+    assert await relay.drain() == 1
+    assert await _sent_at(db, row.id) is not None
     assert await _stream_messages(js) == before + 1
+
+
+async def test_a_row_that_cannot_be_published_does_not_hold_back_the_others(
+    db: Database, js: JetStreamContext
+) -> None:
+    relay = _relay(db, js)
+    await relay.drain()
+    async with db.transaction() as session:
+        session.add(
+            OutboxMessage(id=uuid.uuid4(), subject="herald.nostream.x", payload=b"{}", headers={})
+        )
+    good, _ = await _stage_one(db)
+    assert await relay.drain() == 1
+    assert await _sent_at(db, good.id) is not None
+    async with db.transaction() as session:
+        bad = await session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.subject == "herald.nostream.x", OutboxMessage.sent_at.is_(None)
+            )
+        )
+    assert bad is not None
+    assert bad.publish_failures == 1
+    assert bad.last_error
+    assert bad.claimed_until is not None, "retried later, with a backoff"
+    async with db.transaction() as session:
+        await session.delete(bad)
+
+
+async def test_the_fast_path_gives_up_quickly_and_leaves_the_row(db: Database) -> None:
+    async def hangs(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        await asyncio.sleep(60)
+
+    row, _ = await _stage_one(db)
+    started = time.monotonic()
+    await OutboxRelay(db, hangs, fast_timeout_s=0.2).send([row])
+    assert time.monotonic() - started < 2
+    assert await _sent_at(db, row.id) is None
 
 
 async def test_drain_respects_the_grace_period(db: Database, js: JetStreamContext) -> None:

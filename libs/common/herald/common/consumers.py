@@ -53,22 +53,26 @@ def settled(consumer: str) -> Callable[[Handler], Callable[[NatsMessage], Awaita
     return decorate
 
 
+async def _poison(consumer: str, message: NatsMessage, error: Exception) -> str:
+    log.error(
+        "message.poison", consumer=consumer, subject=message.raw_message.subject, error=str(error)
+    )
+    await message.reject()
+    return "poison"
+
+
 async def _settle(consumer: str, handler: Handler, message: NatsMessage) -> str:
     try:
         envelope = Envelope.model_validate_json(message.body)
+    except ValidationError as error:  # only the envelope: a handler's own bug is not poison
+        return await _poison(consumer, message, error)
+    try:
         await handler(envelope, message)
     except RetryLater as retry:
         await message.nack(delay=retry.delay_s)
         return "retry"
-    except (PoisonMessage, UnknownSchemaError, ValidationError) as error:
-        log.error(
-            "message.poison",
-            consumer=consumer,
-            subject=message.raw_message.subject,
-            error=str(error),
-        )
-        await message.reject()
-        return "poison"
+    except (PoisonMessage, UnknownSchemaError) as error:
+        return await _poison(consumer, message, error)
     except Exception as error:  # a bug or an outage: redeliver later, never drop
         delivered = message.raw_message.metadata.num_delivered
         log.exception(

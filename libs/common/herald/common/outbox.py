@@ -9,12 +9,13 @@ outbox id is the ``Nats-Msg-Id``, so a row published twice is stored once by Jet
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from prometheus_client import Counter, Gauge
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
@@ -47,63 +48,73 @@ def stage(session: AsyncSession, event: Event, envelope: Envelope) -> OutboxMess
     return row
 
 
+def retry_backoff(failures: int, *, base_s: float = 1.0, cap_s: float = 300.0) -> float:
+    """How long a row that failed to publish ``failures`` times is left alone (pure)."""
+    return float(min(cap_s, base_s * 2 ** min(max(0, failures - 1), 32)))
+
+
 class OutboxRelay:
-    """Publishes committed outbox rows; safe to run in every replica at once."""
+    """Publishes committed outbox rows; safe to run in every replica at once.
+
+    Nothing is published inside an open transaction: the background path first claims a batch
+    (``claimed_until``, committed), then publishes, then records the result. Rows are published
+    one by one concurrently, so one row that cannot be published never holds back the others;
+    it is retried with a growing backoff and its failures are counted.
+    """
 
     def __init__(
-        self, db: Database, publish: Publish, *, grace_s: float = 2.0, batch_size: int = 500
+        self,
+        db: Database,
+        publish: Publish,
+        *,
+        grace_s: float = 2.0,
+        batch_size: int = 500,
+        claim_s: float = 30.0,
+        fast_timeout_s: float = 2.0,
     ):
         self._db = db
         self._publish = publish
         self._grace = timedelta(seconds=grace_s)
         self._batch_size = batch_size
+        self._claim = timedelta(seconds=claim_s)
+        self._fast_timeout_s = fast_timeout_s
 
     async def send(self, rows: Sequence[OutboxMessage]) -> None:
         """Fast path: publish rows the caller just committed, then mark them sent.
 
-        A failure here loses nothing: the rows stay unsent and the background loop retries.
+        Never raises: whatever fails here stays unsent for the background loop, so a caller's
+        committed work is never reported as failed because JetStream was slow or away.
         """
         if not rows:
             return
         try:
-            await self._publish_all(rows)
-        except Exception as error:  # the background loop owns the retry
+            results = await asyncio.wait_for(self._publish_each(rows), self._fast_timeout_s)
+            sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
+            await self._mark_sent(sent)
+        except Exception as error:  # the rows stay unsent: the background loop owns the retry
             OUTBOX_FAILURES.inc()
-            log.warning("outbox.fast_path_failed", error=str(error), rows=len(rows))
+            log.warning("outbox.fast_path_failed", error=repr(error), rows=len(rows))
             return
-        await self._mark_sent([row.id for row in rows])
-        OUTBOX_PUBLISHED.labels("fast").inc(len(rows))
+        OUTBOX_PUBLISHED.labels("fast").inc(len(sent))
 
     async def drain_once(self, now: datetime | None = None, *, grace: bool = True) -> int:
-        """Publish one batch of unsent rows older than the grace period; returns how many."""
-        cutoff = (now or datetime.now(UTC)) - (self._grace if grace else timedelta(0))
-        async with self._db.transaction() as session:
-            rows = list(
-                (
-                    await session.scalars(
-                        select(OutboxMessage)
-                        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at <= cutoff)
-                        .order_by(OutboxMessage.created_at)
-                        .limit(self._batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).all()
-            )
-            if not rows:
-                OUTBOX_OLDEST.set(0)
-                return 0
-            OUTBOX_OLDEST.set((datetime.now(UTC) - rows[0].created_at).total_seconds())
-            await self._publish_all(rows)
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([row.id for row in rows]))
-                .values(sent_at=datetime.now(UTC))
-            )
-        OUTBOX_PUBLISHED.labels("background").inc(len(rows))
-        return len(rows)
+        """Claim, publish and settle one batch of unsent rows; returns how many were sent."""
+        now = now or datetime.now(UTC)
+        rows = await self._claim_batch(now, grace)
+        if not rows:
+            OUTBOX_OLDEST.set(0)
+            return 0
+        OUTBOX_OLDEST.set((now - rows[0].created_at).total_seconds())
+        results = await self._publish_each(rows)
+        sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
+        failed = [(row, e) for row, e in zip(rows, results, strict=True) if e is not None]
+        await self._mark_sent(sent)
+        await self._record_failures(failed, now)
+        OUTBOX_PUBLISHED.labels("background").inc(len(sent))
+        return len(sent)
 
     async def drain(self, *, grace: bool = True) -> int:
-        """Publish every unsent row (batch after batch); returns how many."""
+        """Publish every unsent row that can be published now; returns how many."""
         total = 0
         while count := await self.drain_once(grace=grace):
             total += count
@@ -118,18 +129,70 @@ class OutboxRelay:
                     log.info("outbox.drained", rows=drained)
             except Exception as error:  # keep looping; nothing is lost, rows stay unsent
                 OUTBOX_FAILURES.inc()
-                log.warning("outbox.drain_failed", error=str(error))
+                log.warning("outbox.drain_failed", error=repr(error))
             await sleep_unless_stopped(stop, interval_s)
 
-    async def _publish_all(self, rows: Sequence[OutboxMessage]) -> None:
-        await asyncio.gather(
-            *(self._publish(row.subject, row.payload, dict(row.headers)) for row in rows)
+    async def _claim_batch(self, now: datetime, grace: bool) -> list[OutboxMessage]:
+        cutoff = now - (self._grace if grace else timedelta(0))
+        free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
+        candidates = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at <= cutoff, free)
+            .order_by(OutboxMessage.created_at)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
         )
+        async with self._db.transaction() as session:
+            claimed = await session.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(candidates.scalar_subquery()))
+                .values(claimed_until=now + self._claim)
+                .returning(OutboxMessage)
+            )
+            return sorted(claimed.all(), key=lambda row: row.created_at)
 
-    async def _mark_sent(self, ids: list[object]) -> None:
+    async def _publish_each(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
+        async def one(row: OutboxMessage) -> BaseException | None:
+            try:
+                await self._publish(row.subject, row.payload, dict(row.headers))
+            except Exception as error:  # reported per row to the caller
+                return error
+            return None
+
+        return list(await asyncio.gather(*(one(row) for row in rows)))
+
+    async def _mark_sent(self, ids: list[uuid.UUID]) -> None:
+        if not ids:
+            return
         async with self._db.transaction() as session:
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids))
-                .values(sent_at=datetime.now(UTC))
+                .values(sent_at=datetime.now(UTC), claimed_until=None)
             )
+
+    async def _record_failures(
+        self, failed: list[tuple[OutboxMessage, BaseException]], now: datetime
+    ) -> None:
+        if not failed:
+            return
+        OUTBOX_FAILURES.inc(len(failed))
+        async with self._db.transaction() as session:
+            for row, error in failed:
+                failures = row.publish_failures + 1
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(
+                        publish_failures=failures,
+                        last_error=repr(error)[:1000],
+                        claimed_until=now + timedelta(seconds=retry_backoff(failures)),
+                    )
+                )
+                log.warning(
+                    "outbox.publish_failed",
+                    outbox_id=str(row.id),
+                    subject=row.subject,
+                    failures=failures,
+                    error=repr(error),
+                )

@@ -173,6 +173,11 @@ class OutboxMessage(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _created()
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(
+        doc="a relay is publishing this row until then (others skip it)"
+    )
+    publish_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class InboxMessage(Base):

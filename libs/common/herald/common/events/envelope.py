@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from herald.common.ids import new_id
 
@@ -30,7 +30,8 @@ E = TypeVar("E", bound=Event)
 
 
 class UnknownSchemaError(ValueError):
-    """An event whose schema version this code cannot read (a poison message)."""
+    """An event this code cannot read: another type, a newer schema, or data that does not
+    match its schema (a poison message)."""
 
 
 class Envelope(BaseModel):
@@ -78,7 +79,12 @@ class Envelope(BaseModel):
             raise UnknownSchemaError(
                 f"{self.type} schema {self.schema_version} is newer than {model.schema_version}"
             )
-        return model.model_validate(self.data)
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as error:
+            raise UnknownSchemaError(
+                f"{self.type} data does not match its schema: {error}"
+            ) from None
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
