@@ -59,6 +59,8 @@ async def test_malformed_json_is_400(api: httpx.AsyncClient, tenant: Tenant) -> 
     ("body", "field"),
     [
         ({"body": "b", "channel_ids": []}, "title"),
+        ({"title": "nul\u0000byte", "body": "b", "channel_ids": [str(uuid.uuid4())]}, "title"),
+        ({"title": "t", "body": "\u0000", "channel_ids": [str(uuid.uuid4())]}, "body"),
         ({"title": "t", "body": "b", "channel_ids": []}, "channel_ids"),
         ({"title": "t", "body": "b", "channel_ids": ["not-a-uuid"]}, "channel_ids"),
         (
@@ -203,3 +205,20 @@ async def _other_tenant(api: httpx.AsyncClient) -> Tenant:
     )
     body = response.json()
     return Tenant(body["tenant"]["id"], body["api_key"])
+
+
+async def test_nul_characters_in_channel_settings_are_422(
+    api: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    response = await api.post(
+        "/v1/channels",
+        headers=tenant.auth,
+        json={
+            "platform": "sandbox",
+            "name": "x",
+            "config": {"account": "a\u0000"},
+            "credentials": {"token": "t"},
+        },
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert "config" in str(problem["errors"])

@@ -55,24 +55,34 @@ def _start(home: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_demo(process: subprocess.Popen[str], home: Path, timeout: float = 120) -> None:
+def _written_after(path: Path, moment: float) -> bool:
+    return path.exists() and path.stat().st_mtime > moment
+
+
+def _wait_for_demo(
+    process: subprocess.Popen[str], home: Path, timeout: float = 120, after: float = 0.0
+) -> None:
     deadline = time.monotonic() + timeout
-    while not (home / "demo.env").exists():
+    while not _written_after(home / "demo.env", after):
         if process.poll() is not None or time.monotonic() > deadline:
             output = process.stdout.read() if process.stdout else ""
             pytest.fail(f"herald dev did not come up:\n{output[-3000:]}")
         time.sleep(0.2)
 
 
-def _children_of(pid: int) -> list[int]:
+def _left_running(marker: str, home: Path) -> list[int]:
+    """Processes of this installation: they carry its unique port variable or its data dir."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if "herald-dev-" in (entry / "cmdline").read_text() and int(entry.name) != pid:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if marker.encode() in environ or str(home) in cmdline:
+            found.append(int(entry.name))
     return found
 
 
@@ -115,7 +125,8 @@ def test_make_run_walkthrough_then_ctrl_c_stops_everything(home: Path) -> None:
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-3000:]
     assert "stopped" in output.splitlines()[-1]
-    assert _children_of(process.pid) == [], "nothing may be left running"
+    marker = f"HERALD_DEV_API_PORT={env['HERALD_DEV_API_PORT']}"
+    assert _left_running(marker, home) == [], "nothing may be left running"
 
 
 def test_a_taken_port_is_reported_in_one_line(home: Path) -> None:
@@ -138,3 +149,40 @@ def test_a_taken_port_is_reported_in_one_line(home: Path) -> None:
     assert env["HERALD_DEV_API_PORT"] in lines[0]
     assert "HERALD_DEV_API_PORT" in lines[0]
     assert not (home / "nats").exists(), "nothing starts when a port is taken"
+
+
+def test_a_second_run_reuses_the_data(home: Path) -> None:
+    env = _dev_env()
+    first = _start(home, env)
+    try:
+        _wait_for_demo(first, home)
+        demo = read_env(home / "demo.env")
+        auth = {"Authorization": f"Bearer {demo['HERALD_API_KEY']}"}
+        with httpx.Client(base_url=demo["HERALD_API_URL"], headers=auth, timeout=10) as api:
+            asset = api.post(
+                "/v1/assets",
+                json={
+                    "title": "kept",
+                    "body": "b",
+                    "channel_ids": [demo["HERALD_DEMO_CHANNEL_ID"]],
+                },
+            )
+            assert asset.status_code == 201
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    stopped_at = time.time()
+    second = _start(home, env)
+    try:
+        _wait_for_demo(second, home, after=stopped_at)  # written again: same tenant, same key
+        again = read_env(home / "demo.env")
+        assert again["HERALD_API_KEY"] == demo["HERALD_API_KEY"]
+        assert again["HERALD_DEMO_CHANNEL_ID"] == demo["HERALD_DEMO_CHANNEL_ID"]
+        with httpx.Client(base_url=again["HERALD_API_URL"], headers=auth, timeout=10) as api:
+            kept = api.get(f"/v1/assets/{asset.json()['id']}")
+        assert kept.status_code == 200
+        assert kept.json()["title"] == "kept"
+    finally:
+        second.send_signal(signal.SIGINT)
+        output, _ = second.communicate(timeout=60)
+    assert second.returncode == 0, output[-3000:]

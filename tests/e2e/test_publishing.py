@@ -154,6 +154,7 @@ async def test_a_repeated_request_for_a_finished_job_posts_nothing(
         return (await _job(api, tenant, job["id"]))["status"] == "succeeded"
 
     await eventually(done, timeout=30)
+    before = await _refusals(system, "already_finished")
     command = PublishRequested(job_id=uuid.UUID(job["id"]))
     client = await nats.connect(system.nats_url)
     for _ in range(3):  # new envelope ids: broker de-duplication cannot hide them
@@ -165,7 +166,11 @@ async def test_a_repeated_request_for_a_finished_job_posts_nothing(
         )
         await client.jetstream().publish(PublishRequested.subject, envelope.to_json())
     await client.drain()
-    await asyncio.sleep(2)
+
+    async def all_refused() -> bool:
+        return await _refusals(system, "already_finished") >= before + 3
+
+    await eventually(all_refused, timeout=30)
     [post] = await _posts(sandbox, account)
     assert post["deliveries"] == 1
     attempts = (await _job(api, tenant, job["id"]))["attempts"]
@@ -369,3 +374,11 @@ async def test_a_channel_rate_limit_spaces_posts_without_using_attempts(
         body = await _job(api, tenant, job["id"])
         assert isinstance(body["attempts"], list)
         assert len(body["attempts"]) == 1, "waiting for a token is not an attempt"
+
+
+async def _refusals(system: System, reason: str) -> float:
+    """The publisher's count of requests that found no claimable job, for ``reason``."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{system.fleet['publisher'].spec.base_url}/metrics")).text
+    prefix = f'herald_claims_refused_total{{reason="{reason}"}} '
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))

@@ -201,3 +201,17 @@ def test_standard_library_logs_are_json_and_redacted(capsys: pytest.CaptureFixtu
     assert record["event"] == "connecting with Bearer [redacted]"
     assert record["level"] == "warning"
     assert record["service"] == "alerter"
+
+
+def test_stdlib_tracebacks_are_rendered_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("unit", "INFO")
+    try:
+        raise ConnectionError("cannot reach postgresql://herald:hunter2@db/herald")
+    except ConnectionError:
+        logging.getLogger("some.library").exception("connect failed", extra={"token": "abc"})
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert "Traceback" in record["exception"]
+    assert "ConnectionError" in record["exception"]
+    assert "hunter2" not in line
+    assert record["token"] == "[redacted]"

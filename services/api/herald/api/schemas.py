@@ -5,18 +5,36 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from herald.common.domain.asset_states import Priority
 
 _STRICT = ConfigDict(extra="forbid")
 
 
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL cannot store U+0000 in text or JSON: refuse it here as a validation error."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul)]
+
+
 class TenantIn(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class TenantOut(BaseModel):
@@ -31,10 +49,10 @@ class TenantCreated(BaseModel):
 
 class ChannelIn(BaseModel):
     model_config = _STRICT
-    platform: str = Field(min_length=1, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
-    config: dict[str, Any] = Field(default_factory=dict)
-    credentials: dict[str, Any] = Field(default_factory=dict)
+    platform: Text = Field(min_length=1, max_length=40)
+    name: Text = Field(min_length=1, max_length=200)
+    config: JsonObject = Field(default_factory=dict)
+    credentials: JsonObject = Field(default_factory=dict)
 
 
 class ChannelOut(BaseModel):
@@ -53,8 +71,8 @@ class MediaIn(BaseModel):
 
 class AssetIn(BaseModel):
     model_config = _STRICT
-    title: str = Field(min_length=1, max_length=500)
-    body: str = Field(max_length=100_000)
+    title: Text = Field(min_length=1, max_length=500)
+    body: Text = Field(max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     channel_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
     scheduled_for: datetime | None = None
