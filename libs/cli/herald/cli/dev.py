@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import secrets
 import signal
@@ -167,4 +166,4 @@ def _announce(env: dict[str, str], home: Path) -> None:
     say(f"  demo API key {env['HERALD_API_KEY']}")
     say(f"  demo channel {env['HERALD_DEMO_CHANNEL_ID']}")
     say(f"  all of it in {home / 'demo.env'}: source it with  set -a; . {home}/demo.env; set +a")
-    say(f"  metrics      {json.dumps(env['HERALD_METRICS_URLS'].split())}")
+    say(f"  metrics      {env['HERALD_METRICS_URLS']}")
