@@ -203,6 +203,7 @@ def test_standard_library_logs_are_json_and_redacted(capsys: pytest.CaptureFixtu
     assert record["service"] == "alerter"
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_stdlib_tracebacks_are_rendered_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("unit", "INFO")
     try:

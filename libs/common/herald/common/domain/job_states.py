@@ -1,7 +1,8 @@
 """The publish job lifecycle: states and the transitions allowed between them.
 
-Pure: no I/O. Every status change anywhere in Herald asks ``can_transition`` first, and the
-database UPDATE that applies it is guarded by the same ``from`` set (``sources_of``).
+Pure: no I/O. The guarded UPDATEs that change a job's status take their ``from`` sets from
+here (``CLAIMABLE`` for claims, ``job_commands`` for cancel and retry) and the publisher checks
+``can_transition`` before recording an outcome.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.CANCELLED: frozenset({JobStatus.QUEUED}),  # manual retry only
 }
 
-CLAIMABLE = frozenset({JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.UNCERTAIN})
-
 
 def can_transition(current: JobStatus, target: JobStatus) -> bool:
     """Whether a job in ``current`` may move to ``target``."""
@@ -59,3 +58,7 @@ def sources_of(target: JobStatus) -> frozenset[JobStatus]:
 
 def is_terminal(status: JobStatus) -> bool:
     return status in TERMINAL
+
+
+CLAIMABLE = sources_of(JobStatus.PROCESSING)
+"""States a worker may claim from (plus ``processing`` whose lease has expired: a takeover)."""

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.common.credentials import Sealed
 from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
 from herald.common.domain.job_commands import status_after_call
-from herald.common.domain.job_states import CLAIMABLE, JobStatus, is_terminal
+from herald.common.domain.job_states import CLAIMABLE, JobStatus, can_transition, is_terminal
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
 
@@ -149,6 +149,8 @@ async def finish(
     if current is None:
         return None
     status = status_after_call(outcome, current.cancel_requested_at is not None)
+    if not can_transition(JobStatus.PROCESSING, status):
+        raise ValueError(f"processing cannot become {status}")
     retrying = status in (JobStatus.RETRYING,)
     await session.execute(
         update(PublishJob)
