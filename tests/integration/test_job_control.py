@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from herald.api import job_control
+from herald.api.service_layer import job_control
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage, PublishJob
 from herald.common.domain.job_states import JobStatus

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from herald.api.tenancy import create_tenant
+from herald.api.service_layer.tenancy import create_tenant
 from herald.cli.infra.ports import PortInUseError
 from herald.common.db.engine import Database
 from herald.common.db.migrate import upgrade

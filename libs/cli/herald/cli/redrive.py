@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from herald.api import job_control
+from herald.api.service_layer import job_control
 from herald.common.db.engine import Database
 from herald.common.db.models import PublishJob
 

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from herald.api.service_layer.errors import NotFound, Refused, ServiceError
+
 log = structlog.get_logger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
@@ -27,10 +29,6 @@ class Problem(Exception):
             detail,
             extra,
         )
-
-
-def not_found(kind: str) -> Problem:
-    return Problem(404, f"{kind}_not_found", f"{kind.replace('_', ' ').capitalize()} not found")
 
 
 def problem_response(
@@ -69,6 +67,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, error: Problem) -> JSONResponse:
         return problem_response(error.status, error.code, error.title, error.detail, **error.extra)
+
+    @app.exception_handler(ServiceError)
+    async def _refused(_: Request, error: ServiceError) -> JSONResponse:
+        status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Refused) else 422
+        return problem_response(status, error.code, error.title, error.detail, **error.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

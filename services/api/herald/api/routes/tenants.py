@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from herald.api.auth import State, operator
 from herald.api.schemas import TenantCreated, TenantIn, TenantOut
-from herald.api.tenancy import create_tenant as add_tenant
+from herald.api.service_layer.tenancy import create_tenant as add_tenant
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.api.service_layer.errors import NotFound, Refused
 from herald.common.db.models import OutboxMessage, PublishJob
 from herald.common.domain.job_commands import CancelEffect, can_retry_manually, cancel_effect
 from herald.common.domain.job_states import JobStatus
@@ -20,11 +21,13 @@ from herald.common.events import Envelope, JobCancelled, JobRetryRequested, Publ
 from herald.common.outbox import stage
 
 
-class JobCommandRefused(ValueError):
+class JobCommandRefused(Refused):
     """The job's state does not allow the command; ``status`` is that state."""
 
-    def __init__(self, status: str, message: str):
-        super().__init__(message)
+    def __init__(self, code: str, title: str, status: str):
+        super().__init__(
+            code, title, f"a {status} job cannot be {title.rsplit(' ', 1)[-1]}", job_status=status
+        )
         self.status = status
 
 
@@ -44,10 +47,19 @@ async def lock_job(
     return await session.scalar(query)
 
 
+async def locked_or_missing(
+    session: AsyncSession, job_id: uuid.UUID, tenant_id: uuid.UUID
+) -> PublishJob:
+    job = await lock_job(session, job_id, tenant_id)
+    if job is None:
+        raise NotFound("job")
+    return job
+
+
 def cancel(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
     effect = cancel_effect(JobStatus(job.status))
     if effect is CancelEffect.REFUSED:
-        raise JobCommandRefused(job.status, f"a {job.status} job cannot be cancelled")
+        raise JobCommandRefused("job_not_cancellable", "Job cannot be cancelled", job.status)
     if effect is CancelEffect.AFTER_CALL:
         job.cancel_requested_at = now
     else:
@@ -62,7 +74,7 @@ def cancel(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
 def retry(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
     """Back to queued with a fresh attempt budget; the attempts so far stay as the audit trail."""
     if not can_retry_manually(JobStatus(job.status)):
-        raise JobCommandRefused(job.status, f"a {job.status} job cannot be retried")
+        raise JobCommandRefused("job_not_retryable", "Job cannot be retried", job.status)
     previous = job.status
     job.status, job.attempt_base, job.version = JobStatus.QUEUED, job.attempts, job.version + 1
     job.queued_at = job.requested_at = now
