@@ -1,0 +1,44 @@
+"""publish.failed → one open alert per channel, counted, once per event (inbox)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from prometheus_client import Counter
+
+from herald.alerter.adapters import alert_store
+from herald.alerter.domain.publish_alerts import alert_for_failure
+from herald.common.db.engine import Database
+from herald.common.events import Envelope, PublishFailed
+from herald.common.inbox import first_delivery
+
+log = structlog.get_logger(__name__)
+
+ALERTS_RECORDED = Counter(
+    "herald_alerts_recorded_total", "Alert occurrences stored", ["category", "severity"]
+)
+
+
+async def record_failure(db: Database, consumer: str, envelope: Envelope) -> None:
+    failure = envelope.payload(PublishFailed)
+    draft = alert_for_failure(failure)
+    async with db.transaction() as session:
+        if not await first_delivery(session, consumer, envelope.id):
+            return
+        alert_id, count = await alert_store.upsert(
+            session,
+            draft,
+            tenant_id=envelope.tenant_id,
+            channel_id=failure.channel_id,
+            platform=failure.platform,
+            now=datetime.now(UTC),
+        )
+    ALERTS_RECORDED.labels(draft.category, draft.severity).inc()
+    log.info(
+        "alert.recorded",
+        alert_id=str(alert_id),
+        occurrences=count,
+        dedup_key=draft.dedup_key,
+        severity=draft.severity,
+    )
