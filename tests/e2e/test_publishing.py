@@ -164,7 +164,7 @@ async def test_a_repeated_request_for_a_finished_job_posts_nothing(
             subject_id=command.job_id,
             now=datetime.now(UTC),
         )
-        await client.jetstream().publish(PublishRequested.subject, envelope.to_json())
+        await client.jetstream().publish(command.subject_of(), envelope.to_json())
     await client.drain()
 
     async def all_refused() -> bool:

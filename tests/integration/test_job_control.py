@@ -105,7 +105,7 @@ async def test_retry_gives_a_failed_job_a_fresh_budget_and_a_request(
                 )
             ).all()
         )
-    assert subjects == ["herald.jobs.retry_requested", "herald.publish.requested"]
+    assert subjects == ["herald.jobs.retry_requested", "herald.publish.requested.normal"]
 
 
 @pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.SUCCEEDED])

@@ -48,7 +48,7 @@ async def test_fast_path_publishes_with_the_outbox_id_as_msg_id(
 ) -> None:
     row, envelope = await _stage_one(db)
     await _relay(db, js).send([row])
-    last = await js.get_last_msg("PUBLISH", PublishRequested.subject)
+    last = await js.get_last_msg("PUBLISH", f"{PublishRequested.subject}.normal")
     assert last.headers is not None and last.headers["Nats-Msg-Id"] == str(envelope.id)
     assert Envelope.model_validate_json(last.data or b"") == envelope
     assert await _sent_at(db, row.id) is not None
@@ -69,7 +69,7 @@ async def test_failed_fast_path_leaves_the_row_for_the_background_drain(
     assert await _relay(db, js).drain() >= 1
     assert await _sent_at(db, row.id) is not None
     assert await _stream_messages(js) == before + 1
-    last = await js.get_last_msg("PUBLISH", PublishRequested.subject)
+    last = await js.get_last_msg("PUBLISH", f"{PublishRequested.subject}.normal")
     assert last.headers is not None and last.headers["Nats-Msg-Id"] == str(envelope.id)
 
 

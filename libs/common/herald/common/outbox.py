@@ -42,7 +42,7 @@ def stage(session: AsyncSession, event: Event, envelope: Envelope) -> OutboxMess
     """Add ``envelope`` to the outbox inside the caller's transaction."""
     headers = {"Nats-Msg-Id": str(envelope.id), **current_trace_headers()}
     row = OutboxMessage(
-        id=envelope.id, subject=event.subject, payload=envelope.to_json(), headers=headers
+        id=envelope.id, subject=event.subject_of(), payload=envelope.to_json(), headers=headers
     )
     session.add(row)
     return row

@@ -71,9 +71,13 @@ async def ensure_streams(js: JetStreamContext, settings: HeraldSettings) -> None
             log.warning("stream.update_refused", stream=spec.name, error=str(error))
 
 
-PUBLISHER_PUBLISH_REQUESTED = ConsumerSpec(
-    "publisher-publish-requested", PUBLISH, "herald.publish.requested"
-)
+PUBLISHER_REQUESTS = {
+    priority: ConsumerSpec(
+        f"publisher-requested-{priority}", PUBLISH, f"herald.publish.requested.{priority}"
+    )
+    for priority in ("high", "normal", "low")
+}
+"""One durable consumer per priority class; the publisher admits them by priority."""
 ALERTER_PUBLISH_FAILED = ConsumerSpec("alerter-publish-failed", PUBLISH, "herald.publish.failed")
 
 

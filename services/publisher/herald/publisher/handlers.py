@@ -7,24 +7,33 @@ from faststream.nats.annotations import NatsMessage
 
 from herald.common.consumers import settled, subscribe
 from herald.common.events import Envelope, PublishRequested
-from herald.common.runtime import Runtime
-from herald.common.streams import PUBLISHER_PUBLISH_REQUESTED
+from herald.common.streams import PUBLISHER_REQUESTS, ConsumerSpec
 from herald.publisher.execution import Executor
+from herald.publisher.gate import PriorityGate
 from herald.publisher.settings import PublisherSettings
 
 
-def build_router(runtime: Runtime, settings: PublisherSettings, executor: Executor) -> NatsRouter:
+def build_router(settings: PublisherSettings, executor: Executor, gate: PriorityGate) -> NatsRouter:
     router = NatsRouter()
-
-    @subscribe(
-        router,
-        PUBLISHER_PUBLISH_REQUESTED,
-        settings,
-        workers=settings.concurrency,
-        fetch_batch=settings.fetch_batch,
-    )
-    @settled(PUBLISHER_PUBLISH_REQUESTED.durable)
-    async def on_publish_requested(envelope: Envelope, message: NatsMessage) -> None:
-        await executor.execute(envelope.payload(PublishRequested).job_id, message.in_progress)
-
+    for priority, spec in PUBLISHER_REQUESTS.items():
+        _on_requests(router, spec, priority, settings, executor, gate)
     return router
+
+
+def _on_requests(
+    router: NatsRouter,
+    spec: ConsumerSpec,
+    priority: str,
+    settings: PublisherSettings,
+    executor: Executor,
+    gate: PriorityGate,
+) -> None:
+    async def on_publish_requested(envelope: Envelope, message: NatsMessage) -> None:
+        async with gate.slot(priority, message.in_progress):
+            await executor.execute(envelope.payload(PublishRequested).job_id, message.in_progress)
+
+    on_publish_requested.__name__ = f"on_publish_requested_{priority}"
+    handler = settled(spec.durable)(on_publish_requested)
+    subscribe(
+        router, spec, settings, workers=settings.concurrency, fetch_batch=settings.fetch_batch
+    )(handler)

@@ -9,10 +9,11 @@ import httpx
 from herald.common.credentials import CredentialBox
 from herald.common.runtime import build_runtime, serve_worker
 from herald.common.settings import load_settings
-from herald.common.streams import PUBLISHER_PUBLISH_REQUESTED
+from herald.common.streams import PUBLISHER_REQUESTS
 from herald.publisher.adapters.platforms.base import PlatformAdapter
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.execution import Executor
+from herald.publisher.gate import PriorityGate
 from herald.publisher.handlers import build_router
 from herald.publisher.settings import PublisherSettings
 
@@ -26,9 +27,9 @@ async def run(settings: PublisherSettings) -> None:
         }
         box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
         executor = Executor(runtime, settings, adapters, box)
-        await serve_worker(
-            runtime, [build_router(runtime, settings, executor)], [PUBLISHER_PUBLISH_REQUESTED]
-        )
+        gate = PriorityGate(settings.concurrency, settings.priority_max_wait_s)
+        router = build_router(settings, executor, gate)
+        await serve_worker(runtime, [router], list(PUBLISHER_REQUESTS.values()))
 
 
 def main() -> None:

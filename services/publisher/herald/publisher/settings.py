@@ -13,5 +13,8 @@ class PublisherSettings(HeraldSettings):
     lease_s: float = Field(60, gt=0, description="how long a claimed job stays ours")
     concurrency: int = Field(16, ge=1, description="jobs executed at once per process")
     fetch_batch: int = Field(16, ge=1)
+    priority_max_wait_s: float = Field(
+        5.0, gt=0, description="a job waiting this long for a slot goes first, whatever its class"
+    )
     platform_timeout_s: float = Field(20, gt=0)
     sandbox_url: str = Field("http://127.0.0.1:8790", description="base URL of the sandbox")

@@ -25,6 +25,10 @@ class Event(BaseModel):
     subject: ClassVar[str]
     schema_version: ClassVar[int] = 1
 
+    def subject_of(self) -> str:
+        """The subject this event is published on (some events route by a field)."""
+        return self.subject
+
 
 E = TypeVar("E", bound=Event)
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from herald.common.events.envelope import Event
 
 
 class PublishRequested(Event):
-    """Command: execute this publish job now (idempotent: a finished job is not redone)."""
+    """Command: execute this publish job now (idempotent: a finished job is not redone).
+
+    Published on ``herald.publish.requested.<priority>``: one durable consumer per class.
+    """
 
     type: ClassVar[str] = "publish.requested"
     subject: ClassVar[str] = "herald.publish.requested"
 
     job_id: uuid.UUID
-    priority: str = "normal"
+    priority: Literal["high", "normal", "low"] = "normal"
+
+    def subject_of(self) -> str:
+        return f"{self.subject}.{self.priority}"
 
 
 class PublishSucceeded(Event):
