@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -103,3 +104,16 @@ async def test_retrying_job_is_not_claimed_before_it_is_due(
     assert early.delay_s is not None and 5.9 < early.delay_s < 6.1
     on_time = await _claim(db, job_rows, "w", now + timedelta(seconds=10))
     assert isinstance(on_time, Claim) and on_time.attempt == 2
+
+
+async def test_tenant_running_counts_live_leases_only(db: Database, job_rows: JobRows) -> None:
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        assert await job_store.tenant_running(session, job_rows.job_id, now) == 0
+    claimed = await _claim(db, job_rows, "w", now)
+    assert isinstance(claimed, Claim)
+    async with db.transaction() as session:
+        assert await job_store.tenant_running(session, job_rows.job_id, now) == 1
+        later = now + timedelta(seconds=61)  # the lease ran out: its worker is gone
+        assert await job_store.tenant_running(session, job_rows.job_id, later) == 0
+        assert await job_store.tenant_running(session, uuid.uuid4(), now) is None

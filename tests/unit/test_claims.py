@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from herald.common.domain.job_states import TERMINAL, JobStatus
 from herald.publisher.domain.claims import Refusal, refuse_claim
+from herald.publisher.domain.fairness import has_room
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 S = JobStatus
@@ -90,3 +91,22 @@ def test_not_due_waits_for_the_backoff(remaining: float) -> None:
     assert refusal.delay_s >= 0.1
     expected = (later(remaining) - NOW).total_seconds()
     assert refusal.delay_s == pytest.approx(max(0.1, expected))
+
+
+@pytest.mark.parametrize(
+    ("running", "cap", "priority", "room"),
+    [
+        (0, 10, "low", True),
+        (6, 10, "low", True),
+        (7, 10, "low", False),  # the last 3 of 10 are kept for normal and high
+        (7, 10, "normal", True),
+        (8, 10, "normal", False),
+        (9, 10, "high", True),
+        (10, 10, "high", False),
+        (0, 1, "low", True),  # a cap of 1 still lets every class run
+        (1, 1, "high", False),
+        (500, 0, "low", True),  # 0: no cap
+    ],
+)
+def test_tenant_room(running: int, cap: int, priority: str, room: bool) -> None:
+    assert has_room(running, cap, priority) is room

@@ -31,6 +31,7 @@ from herald.publisher.adapters.job_store import Claim
 from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, Target
 from herald.publisher.domain.claims import Refusal
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
+from herald.publisher.domain.fairness import TenantBusy, busy_delay, has_room
 from herald.publisher.domain.rate_limits import RateLimited
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
 from herald.publisher.leases import Heartbeat, kept_alive
@@ -48,9 +49,11 @@ class Executor:
     credentials: CredentialBox
     rng: random.Random = field(default_factory=random.Random)
 
-    async def execute(self, job_id: uuid.UUID, heartbeat: Heartbeat | None = None) -> None:
+    async def execute(
+        self, job_id: uuid.UUID, heartbeat: Heartbeat | None = None, priority: str = "normal"
+    ) -> None:
         """Run the job once; raises ``RetryLater`` when the request must come back later."""
-        prepared = await self._claim(job_id)
+        prepared = await self._claim(job_id, priority)
         if prepared is None:
             return
         claimed, asset, target = prepared
@@ -79,12 +82,14 @@ class Executor:
                 return await self._failed(claimed, crash, time.perf_counter() - started)
             await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)
 
-    async def _claim(self, job_id: uuid.UUID) -> tuple[Claim, Asset, Target] | None:
+    async def _claim(self, job_id: uuid.UUID, priority: str) -> tuple[Claim, Asset, Target] | None:
         """Claim, load and take a rate-limit token in one transaction, or nothing at all: a job
         that must wait for a token is left untouched (waiting is not an attempt)."""
         now = datetime.now(UTC)
         try:
             async with self.runtime.db.transaction() as session:
+                if self.settings.tenant_concurrency:
+                    await self._tenant_room(session, job_id, priority, now)
                 claimed = await job_store.claim(
                     session, job_id, self.runtime.instance_id, self.settings.lease_s, now
                 )
@@ -96,11 +101,22 @@ class Executor:
         except RateLimited as limited:
             metrics.RATE_LIMIT_WAITS.labels(limited.platform).inc()
             raise RetryLater(limited.wait_s, "rate_limited") from None
+        except TenantBusy:
+            metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
+            raise RetryLater(busy_delay(priority, self.rng), "tenant_busy") from None
         try:
             return claimed, asset, Target(channel.config, self._open(sealed))
         except PublishError as error:
             await self._failed(claimed, error, 0.0)
             return None
+
+    async def _tenant_room(
+        self, session: AsyncSession, job_id: uuid.UUID, priority: str, now: datetime
+    ) -> None:
+        running = await job_store.tenant_running(session, job_id, now)
+        cap = self.settings.tenant_concurrency
+        if running is not None and not has_room(running, cap, priority):
+            raise TenantBusy(job_id)
 
     async def _take_token(
         self, session: AsyncSession, claimed: Claim, config: dict[str, Any], now: datetime

@@ -29,8 +29,9 @@ def _on_requests(
     gate: PriorityGate,
 ) -> None:
     async def on_publish_requested(envelope: Envelope, message: NatsMessage) -> None:
+        request = envelope.payload(PublishRequested)
         async with gate.slot(priority, message.in_progress):
-            await executor.execute(envelope.payload(PublishRequested).job_id, message.in_progress)
+            await executor.execute(request.job_id, message.in_progress, request.priority)
 
     on_publish_requested.__name__ = f"on_publish_requested_{priority}"
     handler = settled(spec.durable)(on_publish_requested)

@@ -13,6 +13,9 @@ class PublisherSettings(HeraldSettings):
     lease_s: float = Field(60, gt=0, description="how long a claimed job stays ours")
     concurrency: int = Field(16, ge=1, description="jobs executed at once per process")
     fetch_batch: int = Field(16, ge=1)
+    tenant_concurrency: int = Field(
+        10, ge=0, description="jobs of one tenant in flight across all publishers (0: no cap)"
+    )
     priority_max_wait_s: float = Field(
         5.0, gt=0, description="a job waiting this long for a slot goes first, whatever its class"
     )

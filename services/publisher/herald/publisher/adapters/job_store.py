@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import Sealed
@@ -18,6 +18,8 @@ from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
 from herald.common.domain.job_commands import status_after_call
 from herald.common.domain.job_states import CLAIMABLE, JobStatus, can_transition, is_terminal
 from herald.publisher.domain.claims import Refusal, refuse_claim
+
+TENANT_LOCKS = 0x7E4A  # seed of the per-tenant advisory lock keys (one namespace for claims)
 
 
 @dataclass(frozen=True)
@@ -198,3 +200,22 @@ async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease
         .returning(PublishJob.id)
     )
     return result.first() is not None
+
+
+async def tenant_running(session: AsyncSession, job_id: uuid.UUID, now: datetime) -> int | None:
+    """How many jobs the job's tenant has in flight, counted under a per-tenant transaction lock
+    (so concurrent claims of one tenant see each other); None when the job does not exist."""
+    tenant_id = await session.scalar(select(PublishJob.tenant_id).where(PublishJob.id == job_id))
+    if tenant_id is None:
+        return None
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(str(tenant_id), TENANT_LOCKS)))
+    )
+    running = await session.scalar(
+        select(func.count()).where(
+            PublishJob.tenant_id == tenant_id,
+            PublishJob.status == JobStatus.PROCESSING,
+            PublishJob.lease_expires_at > now,
+        )
+    )
+    return int(running or 0)
