@@ -12,9 +12,12 @@ from sqlalchemy import update
 from herald.common.db.engine import Database
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import JobStatus
+from herald.common.events import Envelope, PublishFailed
+from herald.common.outbox import OutboxRelay
 from herald.recovery.adapters import job_sweeps
 from herald.recovery.adapters.job_sweeps import Stranded
 from herald.recovery.domain.sweep_policy import SweepPolicy
+from herald.recovery.sweeps import sweep_jobs
 from tests.integration.conftest import JobRows
 
 POLICY = SweepPolicy(queued_stale_s=30, retry_overdue_s=30, lease_grace_s=5)
@@ -103,3 +106,56 @@ async def test_concurrent_sweepers_take_disjoint_jobs(db: Database, job_rows: Jo
     await _set(db, job_rows, status=JobStatus.QUEUED, requested_at=now - timedelta(minutes=5))
     results = await asyncio.gather(*(_sweep(db, now) for _ in range(4)))
     assert sum(len(_mine(found, job_rows)) for found in results) == 1
+
+
+@pytest.mark.parametrize(
+    ("late_limit_s", "late_by_s", "reason", "status"),
+    [
+        (None, 3600, "scheduled_due", JobStatus.QUEUED),  # no policy: publish late
+        (600, 599, "scheduled_due", JobStatus.QUEUED),
+        (600, 601, "missed", JobStatus.MISSED),
+    ],
+)
+async def test_missed_slot_policy(
+    db: Database,
+    job_rows: JobRows,
+    late_limit_s: int | None,
+    late_by_s: int,
+    reason: str,
+    status: JobStatus,
+) -> None:
+    now = datetime.now(UTC)
+    await _set(
+        db,
+        job_rows,
+        status=JobStatus.SCHEDULED,
+        publish_late_within_s=late_limit_s,
+        scheduled_for=now - timedelta(seconds=late_by_s),
+    )
+    assert _mine(await _sweep(db, now), job_rows) == [reason]
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, job_rows.job_id)
+    assert job.status == status
+
+
+async def test_a_missed_slot_is_reported_as_a_final_failure(
+    db: Database, job_rows: JobRows
+) -> None:
+    sent: list[tuple[str, bytes]] = []
+
+    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        sent.append((subject, payload))
+
+    now = datetime.now(UTC)
+    await _set(
+        db,
+        job_rows,
+        status=JobStatus.SCHEDULED,
+        publish_late_within_s=60,
+        scheduled_for=now - timedelta(hours=1),
+    )
+    await sweep_jobs(db, OutboxRelay(db, publish), POLICY)
+    mine = [Envelope.model_validate_json(p) for s, p in sent if s == PublishFailed.subject]
+    failures = [e.payload(PublishFailed) for e in mine if e.subject_id == job_rows.job_id]
+    assert len(failures) == 1
+    assert (failures[0].error_code, failures[0].final) == ("missed_slot", True)

@@ -25,6 +25,7 @@ NON_TERMINAL = [s for s in ALL if s not in TERMINAL]
 EXPECTED_EDGES: set[tuple[JobStatus, JobStatus]] = {
     (S.SCHEDULED, S.QUEUED),
     (S.SCHEDULED, S.CANCELLED),
+    (S.SCHEDULED, S.MISSED),
     (S.QUEUED, S.PROCESSING),
     (S.QUEUED, S.CANCELLED),
     (S.PROCESSING, S.SUCCEEDED),
@@ -42,7 +43,9 @@ EXPECTED_EDGES: set[tuple[JobStatus, JobStatus]] = {
     (S.UNCERTAIN, S.CANCELLED),
     (S.FAILED, S.QUEUED),
     (S.CANCELLED, S.QUEUED),
+    (S.MISSED, S.QUEUED),
 }
+DEAD = (S.FAILED, S.CANCELLED, S.MISSED)  # terminal states a manual retry may revive
 
 
 @pytest.mark.parametrize("current", ALL, ids=str)
@@ -68,9 +71,10 @@ def test_sources_of_is_exactly_the_states_that_reach_target(target: JobStatus) -
     ("target", "sources"),
     [
         (S.PROCESSING, {S.QUEUED, S.RETRYING, S.UNCERTAIN}),
-        (S.QUEUED, {S.SCHEDULED, S.RETRYING, S.WAITING_AUTH, S.FAILED, S.CANCELLED}),
+        (S.QUEUED, {S.SCHEDULED, S.RETRYING, S.WAITING_AUTH, *DEAD}),
         (S.SUCCEEDED, {S.PROCESSING}),
         (S.SCHEDULED, set()),
+        (S.MISSED, {S.SCHEDULED}),
         (S.CANCELLED, set(NON_TERMINAL)),
     ],
     ids=str,
@@ -81,11 +85,11 @@ def test_sources_of_table(target: JobStatus, sources: set[JobStatus]) -> None:
 
 @pytest.mark.parametrize("status", ALL, ids=str)
 def test_is_terminal(status: JobStatus) -> None:
-    assert is_terminal(status) is (status in {S.SUCCEEDED, S.FAILED, S.CANCELLED})
+    assert is_terminal(status) is (status in {S.SUCCEEDED, *DEAD})
 
 
 def test_terminal_set() -> None:
-    assert frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}) == TERMINAL
+    assert frozenset({S.SUCCEEDED, *DEAD}) == TERMINAL
 
 
 @pytest.mark.parametrize("status", sorted(CLAIMABLE), ids=str)
@@ -158,8 +162,8 @@ class JobLifecycle(RuleBasedStateMachine):
 
     @rule()
     def manual_retry(self) -> None:
-        """An operator retries a dead job: only failed or cancelled jobs go back to queued."""
-        if self.status in (S.FAILED, S.CANCELLED):
+        """An operator retries a dead job: only failed, cancelled or missed jobs go back."""
+        if self.status in DEAD:
             assert can_transition(self.status, S.QUEUED)
             self.status = S.QUEUED
             self.history.append(S.QUEUED)
@@ -179,11 +183,11 @@ class JobLifecycle(RuleBasedStateMachine):
             assert (before, after) in EXPECTED_EDGES
 
     @invariant()
-    def terminal_states_only_leave_to_queued_from_failed_or_cancelled(self) -> None:
+    def terminal_states_only_leave_to_queued_from_a_dead_state(self) -> None:
         for before, after in zip(self.history, self.history[1:], strict=False):
             if is_terminal(before):
                 assert after is S.QUEUED
-                assert before in (S.FAILED, S.CANCELLED)
+                assert before in DEAD
 
     @invariant()
     def succeeded_is_never_left(self) -> None:

@@ -76,6 +76,13 @@ class AssetIn(BaseModel):
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     channel_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
     scheduled_for: datetime | None = None
+    publish_late_within_minutes: int | None = Field(
+        None,
+        ge=0,
+        le=525_600,
+        description="missed-slot policy: null publishes late; N marks a job missed when its "
+        "slot passed more than N minutes before it could be dispatched",
+    )
     priority: Priority = Priority.NORMAL
 
     @field_validator("scheduled_for")
@@ -102,6 +109,7 @@ class AssetOut(BaseModel):
     status: str
     priority: str
     scheduled_for: datetime | None
+    publish_late_within_minutes: int | None
     approved_at: datetime | None
     created_at: datetime
     jobs: list[JobSummary]

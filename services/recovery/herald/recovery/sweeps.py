@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
-from herald.common.events import Envelope, PublishRequested
+from herald.common.events import Envelope, PublishFailed, PublishRequested
 from herald.common.outbox import OutboxRelay, stage
 from herald.recovery.adapters import job_sweeps
 from herald.recovery.adapters.job_sweeps import Stranded
@@ -37,7 +37,10 @@ async def sweep_jobs(db: Database, relay: OutboxRelay, policy: SweepPolicy) -> l
     async with db.transaction() as session:
         found = await job_sweeps.dispatch_due(session, cutoffs, now, policy.batch_size)
         found += await job_sweeps.request_stranded(session, cutoffs, now, policy.batch_size)
-        rows = [_request(session, job, now) for job in found]
+        rows = [
+            _missed(session, job, now) if job.reason == "missed" else _request(session, job, now)
+            for job in found
+        ]
     await relay.send(rows)
     for job in found:
         RECOVERED.labels(job.reason).inc()
@@ -55,3 +58,26 @@ def _request(session: AsyncSession, job: Stranded, now: datetime) -> OutboxMessa
         idempotency_key=f"publish.requested:{job.job_id}:{job.reason}:{now.isoformat()}",
     )
     return stage(session, command, envelope)
+
+
+def _missed(session: AsyncSession, job: Stranded, now: datetime) -> OutboxMessage:
+    """A missed slot is a final failure: the alerter hears about it like any dead letter."""
+    event = PublishFailed(
+        job_id=job.job_id,
+        asset_id=job.asset_id,
+        channel_id=job.channel_id,
+        platform=job.platform,
+        error_class="missed",
+        error_code="missed_slot",
+        message="the scheduled slot passed longer ago than the asset allows publishing late",
+        attempt=0,
+        final=True,
+    )
+    envelope = Envelope.wrap(
+        event,
+        tenant_id=job.tenant_id,
+        subject_id=job.job_id,
+        now=now,
+        idempotency_key=f"publish.failed:{job.job_id}:missed",
+    )
+    return stage(session, event, envelope)

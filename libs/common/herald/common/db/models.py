@@ -99,6 +99,9 @@ class Asset(Base):
     status: Mapped[str] = mapped_column(String(20))
     priority: Mapped[str] = mapped_column(String(10), server_default="normal")
     scheduled_for: Mapped[datetime | None]
+    publish_late_within_s: Mapped[int | None] = mapped_column(
+        Integer, doc="missed-slot policy: NULL publishes late; N marks jobs later than N s missed"
+    )
     approved_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = _created()
@@ -137,6 +140,7 @@ class PublishJob(Base):
     attempt_base: Mapped[int] = mapped_column(
         Integer, server_default="0", doc="attempts made before the last manual retry"
     )
+    publish_late_within_s: Mapped[int | None] = mapped_column(Integer)
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

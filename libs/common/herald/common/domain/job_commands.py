@@ -23,8 +23,8 @@ def cancel_effect(status: JobStatus) -> CancelEffect:
 
 
 def can_retry_manually(status: JobStatus) -> bool:
-    """Only a dead-lettered or cancelled job is retried by hand (back to queued)."""
-    return status in (JobStatus.FAILED, JobStatus.CANCELLED) and can_transition(
+    """Only a dead-lettered, cancelled or missed job is retried by hand (back to queued)."""
+    return status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.MISSED) and can_transition(
         status, JobStatus.QUEUED
     )
 

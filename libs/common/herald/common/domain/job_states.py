@@ -20,12 +20,13 @@ class JobStatus(StrEnum):
     WAITING_AUTH = "waiting_auth"  # the channel needs re-authorization; resumes when fixed
     UNCERTAIN = "uncertain"  # crashed mid-call; the publisher reconciles with the platform
     CANCELLED = "cancelled"  # stopped by a user (terminal)
+    MISSED = "missed"  # its slot passed longer ago than the asset allows publishing late (terminal)
 
 
-TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.MISSED})
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.SCHEDULED: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
+    JobStatus.SCHEDULED: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED, JobStatus.MISSED}),
     JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
     JobStatus.PROCESSING: frozenset(
         {
@@ -43,6 +44,7 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.SUCCEEDED: frozenset(),
     JobStatus.FAILED: frozenset({JobStatus.QUEUED}),  # manual retry only
     JobStatus.CANCELLED: frozenset({JobStatus.QUEUED}),  # manual retry only
+    JobStatus.MISSED: frozenset({JobStatus.QUEUED}),  # manual retry only
 }
 
 

@@ -20,9 +20,18 @@ log = structlog.get_logger(__name__)
 
 
 def _out(view: AssetView) -> AssetOut:
-    fields = {name: getattr(view.asset, name) for name in AssetOut.model_fields if name != "jobs"}
-    jobs = [JobSummary.model_validate(job, from_attributes=True) for job in view.jobs]
-    return AssetOut.model_validate({**fields, "jobs": jobs})
+    derived = ("jobs", "publish_late_within_minutes")
+    fields = {
+        name: getattr(view.asset, name) for name in AssetOut.model_fields if name not in derived
+    }
+    late_s = view.asset.publish_late_within_s
+    return AssetOut.model_validate(
+        {
+            **fields,
+            "jobs": [JobSummary.model_validate(job, from_attributes=True) for job in view.jobs],
+            "publish_late_within_minutes": None if late_s is None else late_s // 60,
+        }
+    )
 
 
 @router.post("", status_code=201, dependencies=[require(Role.EDITOR, Role.REVIEWER)])

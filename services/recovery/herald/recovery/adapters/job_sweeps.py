@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import JobStatus
-from herald.recovery.domain.sweep_policy import Cutoffs
+from herald.recovery.domain.sweep_policy import Cutoffs, is_missed
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,10 @@ class Stranded:
     job_id: uuid.UUID
     tenant_id: uuid.UUID
     priority: str
-    reason: str  # scheduled_due | queued_stale | retry_overdue | lease_expired
+    reason: str  # scheduled_due | missed | queued_stale | retry_overdue | lease_expired | uncertain
+    asset_id: uuid.UUID
+    channel_id: uuid.UUID
+    platform: str
 
 
 def _stale(cutoffs: Cutoffs) -> ColumnElement[bool]:
@@ -51,21 +54,36 @@ def _stale(cutoffs: Cutoffs) -> ColumnElement[bool]:
 async def dispatch_due(
     session: AsyncSession, cutoffs: Cutoffs, now: datetime, limit: int
 ) -> list[Stranded]:
-    """Move scheduled jobs that are due to queued."""
+    """Move scheduled jobs that are due to queued, or to missed when too late for their asset."""
     due = (
-        select(PublishJob.id)
+        select(PublishJob)
         .where(PublishJob.status == JobStatus.SCHEDULED, PublishJob.scheduled_for <= cutoffs.due_by)
         .order_by(PublishJob.scheduled_for)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = await session.execute(
-        update(PublishJob)
-        .where(PublishJob.id.in_(due.scalar_subquery()))
-        .values(status=JobStatus.QUEUED, queued_at=now, requested_at=now, updated_at=now)
-        .returning(PublishJob.id, PublishJob.tenant_id, PublishJob.priority)
-    )
-    return [Stranded(r.id, r.tenant_id, r.priority, "scheduled_due") for r in rows]
+    found = []
+    for job in (await session.scalars(due)).all():
+        if is_missed(job.scheduled_for or now, job.publish_late_within_s, now):
+            job.status, job.finished_at, job.last_error_code = JobStatus.MISSED, now, "missed_slot"
+            reason = "missed"
+        else:
+            job.status, job.queued_at, job.requested_at = JobStatus.QUEUED, now, now
+            reason = "scheduled_due"
+        job.updated_at = now
+        found.append(
+            Stranded(
+                job.id,
+                job.tenant_id,
+                job.priority,
+                reason,
+                job.asset_id,
+                job.channel_id,
+                job.platform,
+            )
+        )
+    await session.flush()
+    return found
 
 
 async def request_stranded(
@@ -83,7 +101,15 @@ async def request_stranded(
         update(PublishJob)
         .where(PublishJob.id == stale.c.id)
         .values(requested_at=now)
-        .returning(PublishJob.id, PublishJob.tenant_id, PublishJob.priority, stale.c.status)
+        .returning(
+            PublishJob.id,
+            PublishJob.tenant_id,
+            PublishJob.priority,
+            stale.c.status,
+            PublishJob.asset_id,
+            PublishJob.channel_id,
+            PublishJob.platform,
+        )
     )
     reasons = {
         JobStatus.QUEUED: "queued_stale",
@@ -91,4 +117,15 @@ async def request_stranded(
         JobStatus.PROCESSING: "lease_expired",
         JobStatus.UNCERTAIN: "uncertain",
     }
-    return [Stranded(r.id, r.tenant_id, r.priority, reasons[JobStatus(r.status)]) for r in rows]
+    return [
+        Stranded(
+            r.id,
+            r.tenant_id,
+            r.priority,
+            reasons[JobStatus(r.status)],
+            r.asset_id,
+            r.channel_id,
+            r.platform,
+        )
+        for r in rows
+    ]

@@ -36,3 +36,8 @@ class SweepPolicy:
             retry_due_before=now - timedelta(seconds=self.retry_overdue_s),
             lease_expired_before=now - timedelta(seconds=self.lease_grace_s),
         )
+
+
+def is_missed(scheduled_for: datetime, late_limit_s: int | None, now: datetime) -> bool:
+    """Whether a due job is too late to publish (``late_limit_s`` None: publish late anyway)."""
+    return late_limit_s is not None and now - scheduled_for > timedelta(seconds=late_limit_s)
