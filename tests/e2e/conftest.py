@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from herald.cli.fleet import Fleet
+from herald.cli.fleet import Fleet, ServiceSpec
 from herald.cli.infra.ports import free_port
 from herald.cli.installation import Ports, service_specs, shared_env
 from herald.common.db.engine import Database
@@ -42,9 +42,16 @@ def system(infra_dir: Path, nats_url: str, postgres_admin_url: str) -> Iterator[
     def sink(service: str, line: str) -> None:
         log.write(f"{service:>9} | {line}\n")
 
-    fleet = Fleet(
-        service_specs(ports), sink, shared_env(ports, database_url, nats_url, OPERATOR_TOKEN)
-    )
+    second = free_port()  # two publishers, as in production: they share every consumer
+    specs = [
+        *service_specs(ports),
+        ServiceSpec("publisher-2", "herald.publisher", second, {"HERALD_HTTP_PORT": str(second)}),
+    ]
+    env = {
+        **shared_env(ports, database_url, nats_url, OPERATOR_TOKEN),
+        "HERALD_PLATFORM_TIMEOUT_S": "3",
+    }
+    fleet = Fleet(specs, sink, env)
     fleet.start()
     try:
         fleet.wait_ready(timeout=90)

@@ -377,8 +377,13 @@ async def test_a_channel_rate_limit_spaces_posts_without_using_attempts(
 
 
 async def _refusals(system: System, reason: str) -> float:
-    """The publisher's count of requests that found no claimable job, for ``reason``."""
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(f"{system.fleet['publisher'].spec.base_url}/metrics")).text
+    """The publishers' count of requests that found no claimable job, for ``reason``."""
     prefix = f'herald_claims_refused_total{{reason="{reason}"}} '
-    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
+    total = 0.0
+    async with httpx.AsyncClient() as client:
+        for name in ("publisher", "publisher-2"):
+            text = (await client.get(f"{system.fleet[name].spec.base_url}/metrics")).text
+            total += sum(
+                float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)
+            )
+    return total

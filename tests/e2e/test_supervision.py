@@ -8,13 +8,28 @@ import uuid
 
 import httpx
 
+from herald.cli.fleet import ServiceProcess
 from tests.e2e.conftest import System, Tenant, eventually, make_channel
 
 
 async def test_killed_publisher_is_restarted_and_publishes_what_waited(
     api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, system: System
 ) -> None:
-    publisher = system.fleet["publisher"]
+    publisher, other = system.fleet["publisher"], system.fleet["publisher-2"]
+    other.signal(signal.SIGSTOP)  # only the restarted publisher can do the waiting work
+    try:
+        await _kill_restart_and_publish(api, sandbox, tenant, system, publisher)
+    finally:
+        other.signal(signal.SIGCONT)
+
+
+async def _kill_restart_and_publish(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    tenant: Tenant,
+    system: System,
+    publisher: ServiceProcess,
+) -> None:
     old_pid = publisher.pid
     publisher.signal(signal.SIGKILL)
 
@@ -72,7 +87,9 @@ async def test_sigterm_lets_the_in_flight_post_finish(
         return bool(body["status"] == "processing")
 
     await eventually(processing, timeout=30, interval=0.02)
-    publisher = system.fleet["publisher"]
+    body = (await api.get(f"/v1/jobs/{job['id']}", headers=tenant.auth)).json()
+    worker_pid = int(body["attempts"][-1]["worker"].rsplit(":", 1)[1])
+    [publisher] = [p for p in system.fleet.processes.values() if p.pid == worker_pid]
     publisher.signal(signal.SIGTERM)
 
     async def exited() -> bool:

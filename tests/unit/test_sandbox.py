@@ -329,3 +329,29 @@ async def test_apps_do_not_share_state(client: httpx.AsyncClient) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as fresh:
         assert await listed(fresh) == []
         assert (await publish(fresh, key="k")).status_code == 201
+
+
+async def test_drop_records_the_post_and_never_answers_in_time() -> None:
+    app = create_app(hang_seconds=0.5)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        await client.post(
+            "/faults", json={"account": "a", "responses": [{"status": 201, "drop": True}]}
+        )
+        dropped = asyncio.create_task(
+            client.post(
+                "/posts",
+                json={"account": "a", "body": "x"},
+                headers={**AUTH, "Idempotency-Key": "k1"},
+            )
+        )
+        await asyncio.sleep(0.1)
+        assert not dropped.done(), "no answer while the client is still waiting"
+        posts = (await client.get("/posts", params={"account": "a"})).json()
+        assert [p["idempotency_key"] for p in posts] == ["k1"], "but the post exists"
+        await dropped
+        retry = await client.post(
+            "/posts", json={"account": "a", "body": "x"}, headers={**AUTH, "Idempotency-Key": "k1"}
+        )
+        assert retry.status_code == 200
+        assert retry.json()["deliveries"] == 2

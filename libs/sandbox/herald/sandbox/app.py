@@ -86,6 +86,18 @@ async def _play(scripted: ScriptedResponse, request: Request, hang: float) -> Re
     return JSONResponse({"error": "scripted"}, status_code=scripted.status, headers=headers)
 
 
+async def _accept_and_drop(
+    sandbox: Sandbox, payload: PostIn, key: str | None, request: Request
+) -> Response:
+    """Record the post, then hold the request until the client gives up on it."""
+    post, created = sandbox.store.record(
+        payload.account, key or None, payload.body, payload.media, datetime.now(UTC)
+    )
+    sandbox.posts_total["created" if created else "duplicate"].inc()
+    await _wait_for_disconnect(request, sandbox.hang_seconds)
+    return JSONResponse(post_json(post), status_code=201 if created else 200)
+
+
 def _posts_router(sandbox: Sandbox) -> APIRouter:
     """Routes under ``/posts``: publish, list/lookup, get one, clear."""
     router = APIRouter()
@@ -97,6 +109,8 @@ def _posts_router(sandbox: Sandbox) -> APIRouter:
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> Response:
         scripted = sandbox.faults.next_response(payload.account)
+        if scripted is not None and scripted.drop:
+            return await _accept_and_drop(sandbox, payload, idempotency_key, request)
         if scripted is not None:
             failure = await _play(scripted, request, sandbox.hang_seconds)
             if failure is not None:

@@ -24,6 +24,7 @@ class ScriptedResponseIn(BaseModel):
     retry_after: float | None = Field(default=None, ge=0)
     delay_ms: int = Field(default=0, ge=0)
     hang: bool = False
+    drop: bool = False
 
     def to_scripted(self) -> ScriptedResponse:
         """Return the store-level value for this entry."""
@@ -32,6 +33,7 @@ class ScriptedResponseIn(BaseModel):
             retry_after=self.retry_after,
             delay_ms=self.delay_ms,
             hang=self.hang,
+            drop=self.drop,
         )
 
 

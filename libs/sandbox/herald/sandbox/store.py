@@ -129,12 +129,15 @@ class ScriptedResponse:
         delay_ms: milliseconds to wait before anything else happens.
         hang: after the delay, wait until the client disconnects (or the server's hang
             limit passes) before applying ``status``.
+        drop: accept the post (record it), then never answer: the request is held until the
+            client gives up, so the client cannot know the post exists.
     """
 
     status: int
     retry_after: float | None = None
     delay_ms: int = 0
     hang: bool = False
+    drop: bool = False
 
 
 class FaultScript:

@@ -11,7 +11,7 @@ from herald.recovery.domain.sweep_policy import SweepPolicy
 class RecoverySettings(HeraldSettings):
     service_name: str = "recovery"
     http_port: int = Field(8083, ge=0, le=65535)
-    sweep_interval_s: float = Field(1.0, gt=0, description="how often the sweeps run")
+    sweep_interval_s: float = Field(0.5, gt=0, description="how often the sweeps run")
     queued_stale_s: float = Field(30.0, gt=0)
     retry_overdue_s: float = Field(30.0, gt=0)
     lease_grace_s: float = Field(5.0, ge=0)
