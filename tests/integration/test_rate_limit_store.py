@@ -1,40 +1,44 @@
-"""Token buckets shared through PostgreSQL: concurrent takers never exceed the burst."""
+"""Rate-limit buckets shared through PostgreSQL: concurrent admissions are serialised."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from herald.common.db.engine import Database
 from herald.common.platforms import RateLimit
-from herald.publisher.adapters.rate_limit_store import take_token
-from herald.publisher.domain.rate_limits import Take
+from herald.publisher.adapters.rate_limit_store import admit_request
+from herald.publisher.domain.rate_limits import SAFETY, Admission
 
-LIMIT = RateLimit(per_period=1, period_s=10, burst=3)
+LIMIT = RateLimit(per_period=10, period_s=1, burst=3)
 
 
-async def _take(db: Database, key: str, now: datetime) -> Take:
+async def _admit(db: Database, key: str) -> tuple[Admission, datetime]:
     async with db.transaction() as session:
-        return await take_token(session, key, LIMIT, now)
+        return await admit_request(session, key, LIMIT, None)
 
 
-async def test_concurrent_takers_share_one_bucket(db: Database) -> None:
-    key, now = f"channel:{uuid.uuid4()}", datetime.now(UTC)
-    results = await asyncio.gather(*(_take(db, key, now) for _ in range(10)))
-    assert sum(r.allowed for r in results) == 3
-    later = await _take(db, key, now + timedelta(seconds=10))
-    assert later.allowed, "one token accrued in one period"
-    assert not (await _take(db, key, now + timedelta(seconds=10))).allowed
+async def test_concurrent_requests_share_one_bucket_and_get_distinct_slots(db: Database) -> None:
+    key = f"channel:{uuid.uuid4()}"
+    results = await asyncio.gather(*(_admit(db, key) for _ in range(10)))
+    allowed = [d for d, _ in results if d.allowed]
+    slots = sorted(d.slot for d, _ in results if d.slot is not None)
+    assert len(allowed) == 3
+    assert len(slots) == 7
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(slots)]
+    assert all(abs(g - 0.1 * SAFETY) < 1e-6 for g in gaps), "waiters spread one interval apart"
 
 
-async def test_a_rolled_back_take_leaves_the_token(db: Database) -> None:
-    key, now = f"channel:{uuid.uuid4()}", datetime.now(UTC)
+async def test_a_rolled_back_admission_leaves_the_bucket_as_it_was(db: Database) -> None:
+    key = f"channel:{uuid.uuid4()}"
     try:
         async with db.transaction() as session:
             for _ in range(3):
-                assert (await take_token(session, key, LIMIT, now)).allowed
+                assert (await admit_request(session, key, LIMIT, None))[0].allowed
             raise RuntimeError("the claim failed")
     except RuntimeError:
         pass
-    assert [(await _take(db, key, now)).allowed for _ in range(4)] == [True, True, True, False]
+    results = [(await _admit(db, key))[0].allowed for _ in range(4)]
+    assert results == [True, True, True, False]

@@ -11,14 +11,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import CredentialBox, CredentialKeyError, Sealed
-from herald.common.db.models import Asset
+from herald.common.db.models import Asset, Channel
 from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import Envelope, PublishFailed, PublishSucceeded
@@ -27,12 +26,11 @@ from herald.common.platforms import effective_rate_limit
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
 from herald.publisher.adapters import job_store, rate_limit_store
-from herald.publisher.adapters.job_store import Claim
+from herald.publisher.adapters.job_store import Claim, Claimable
 from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, Target
 from herald.publisher.domain.claims import Refusal
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.fairness import TenantBusy, busy_delay, has_room
-from herald.publisher.domain.rate_limits import RateLimited
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
 from herald.publisher.leases import Heartbeat, kept_alive
 from herald.publisher.settings import PublisherSettings
@@ -83,27 +81,37 @@ class Executor:
             await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)
 
     async def _claim(self, job_id: uuid.UUID, priority: str) -> tuple[Claim, Asset, Target] | None:
-        """Claim, load and take a rate-limit token in one transaction, or nothing at all: a job
-        that must wait for a token is left untouched (waiting is not an attempt)."""
+        """In one transaction: tenant room, claimability, rate-limit admission, then the claim.
+
+        A job that must wait (tenant at its cap, no rate slot) is not claimed and uses no
+        attempt; a rate-limit wait reserves its slot, committed with nothing else.
+        """
         now = datetime.now(UTC)
         try:
             async with self.runtime.db.transaction() as session:
                 if self.settings.tenant_concurrency:
                     await self._tenant_room(session, job_id, priority, now)
-                claimed = await job_store.claim(
-                    session, job_id, self.runtime.instance_id, self.settings.lease_s, now
-                )
-                if isinstance(claimed, Refusal):
-                    self._refused(job_id, claimed)
+                ready = await job_store.lock_claimable(session, job_id, now)
+                if isinstance(ready, Refusal):
+                    self._refused(job_id, ready)
                     return None
-                asset, channel, sealed = await job_store.load_target(session, claimed)
-                await self._take_token(session, claimed, channel.config, now)
-        except RateLimited as limited:
-            metrics.RATE_LIMIT_WAITS.labels(limited.platform).inc()
-            raise RetryLater(limited.wait_s, "rate_limited") from None
+                wait_s = await self._admit(session, ready)
+                if wait_s is None:
+                    claimed = await job_store.claim(
+                        session, job_id, self.runtime.instance_id, self.settings.lease_s, now
+                    )
+                    if isinstance(claimed, Refusal):  # cannot happen: the row is locked
+                        self._refused(job_id, claimed)
+                        return None
+                    asset, channel, sealed = await job_store.load_target(session, claimed)
         except TenantBusy:
             metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
             raise RetryLater(busy_delay(priority, self.rng), "tenant_busy") from None
+        if wait_s is not None:
+            metrics.RATE_LIMIT_WAITS.labels(ready.platform).inc()
+            raise RetryLater(wait_s, "rate_limited")
+        if isinstance(claimed, Refusal):  # narrowed inside the transaction already
+            return None
         try:
             return claimed, asset, Target(channel.config, self._open(sealed))
         except PublishError as error:
@@ -118,18 +126,21 @@ class Executor:
         if running is not None and not has_room(running, cap, priority):
             raise TenantBusy(job_id)
 
-    async def _take_token(
-        self, session: AsyncSession, claimed: Claim, config: dict[str, Any], now: datetime
-    ) -> None:
-        adapter = self.adapters.get(claimed.platform)
+    async def _admit(self, session: AsyncSession, ready: Claimable) -> float | None:
+        """None when the channel's limit admits the call now; else the wait (slot reserved)."""
+        adapter = self.adapters.get(ready.platform)
         if adapter is None:
-            return  # the attempt fails as unknown_platform; no limit to honour
-        limit = effective_rate_limit(adapter.info, config)
-        taken = await rate_limit_store.take_token(
-            session, f"channel:{claimed.channel_id}", limit, now
+            return None  # the attempt fails as unknown_platform; no limit to honour
+        channel = await session.get_one(Channel, ready.channel_id)
+        limit = effective_rate_limit(adapter.info, channel.config)
+        decision, at = await rate_limit_store.admit_request(
+            session, f"channel:{ready.channel_id}", limit, ready.rate_slot_at
         )
-        if not taken.allowed:
-            raise RateLimited(claimed.platform, taken.wait_s)
+        if decision.allowed:
+            return None
+        if decision.slot is not None and decision.slot != ready.rate_slot_at:
+            await job_store.reserve_rate_slot(session, ready.job_id, decision.slot)
+        return decision.wait_s(at)
 
     async def _call(
         self, adapter: PlatformAdapter, claimed: Claim, target: Target, content: Content

@@ -141,6 +141,9 @@ class PublishJob(Base):
         Integer, server_default="0", doc="attempts made before the last manual retry"
     )
     publish_late_within_s: Mapped[int | None] = mapped_column(Integer)
+    rate_slot_at: Mapped[datetime | None] = mapped_column(
+        doc="a rate-limit slot this job reserved; its request comes back then"
+    )
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -192,12 +195,12 @@ class InboxMessage(Base):
 
 
 class RateLimitBucket(Base):
-    """Token bucket state of one rate-limited key (e.g. ``channel:<id>``)."""
+    """Rate-limit state of one key (e.g. ``channel:<id>``): see publisher ``rate_limits``."""
 
     __tablename__ = "rate_limit_buckets"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    tokens: Mapped[float]
-    updated_at: Mapped[datetime]
+    tat: Mapped[datetime | None] = mapped_column(doc="theoretical arrival time (GCRA schedule)")
+    sent_tat: Mapped[datetime | None] = mapped_column(doc="the same, of calls actually admitted")
 
 
 class ServiceHeartbeat(Base):

@@ -41,6 +41,37 @@ class Claim:
         return self.attempt - self.attempt_base
 
 
+@dataclass(frozen=True)
+class Claimable:
+    """A claimable job, its row locked: what admission needs before the claim."""
+
+    job_id: uuid.UUID
+    channel_id: uuid.UUID
+    platform: str
+    rate_slot_at: datetime | None
+
+
+async def lock_claimable(
+    session: AsyncSession, job_id: uuid.UUID, now: datetime
+) -> Claimable | Refusal:
+    """Lock the job's row and check it can be claimed now; nothing is changed yet."""
+    job = await session.scalar(select(PublishJob).where(PublishJob.id == job_id).with_for_update())
+    if job is None:
+        return refuse_claim(None, None, None, now)
+    status = JobStatus(job.status)
+    expired = status is JobStatus.PROCESSING and (job.lease_expires_at or now) < now
+    due = job.next_attempt_at is None or job.next_attempt_at <= now
+    if (status in CLAIMABLE or expired) and due:
+        return Claimable(job.id, job.channel_id, job.platform, job.rate_slot_at)
+    return refuse_claim(status, job.lease_expires_at, job.next_attempt_at, now)
+
+
+async def reserve_rate_slot(session: AsyncSession, job_id: uuid.UUID, slot: datetime) -> None:
+    await session.execute(
+        update(PublishJob).where(PublishJob.id == job_id).values(rate_slot_at=slot)
+    )
+
+
 async def claim(
     session: AsyncSession, job_id: uuid.UUID, worker: str, lease_s: float, now: datetime
 ) -> Claim | Refusal:
@@ -64,6 +95,7 @@ async def claim(
                 version=PublishJob.version + 1,
                 attempts=PublishJob.attempts + 1,
                 next_attempt_at=None,
+                rate_slot_at=None,
                 updated_at=now,
             )
             .returning(PublishJob)

@@ -1,37 +1,45 @@
-"""Token buckets in PostgreSQL: the row lock serialises replicas taking from one bucket."""
+"""Rate-limit buckets in PostgreSQL: the row lock serialises replicas admitting one channel."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.models import RateLimitBucket
 from herald.common.platforms import RateLimit
-from herald.publisher.domain.rate_limits import Bucket, Take, take
+from herald.publisher.domain.rate_limits import Admission, Bucket, admit
 
 
-async def take_token(session: AsyncSession, key: str, limit: RateLimit, now: datetime) -> Take:
-    """Take a token from ``key``'s bucket inside the caller's transaction."""
+async def admit_request(
+    session: AsyncSession, key: str, limit: RateLimit, reserved: datetime | None
+) -> tuple[Admission, datetime]:
+    """Admit or reserve inside the caller's transaction; returns the decision and the time it
+    was taken at.
+
+    Time is the database's clock *after* the row lock is granted: a request that queued behind
+    others must not be judged as of the moment it started waiting.
+    """
     await session.execute(
-        insert(RateLimitBucket)
-        .values(key=key, tokens=float(limit.burst), updated_at=now)
-        .on_conflict_do_nothing()
+        insert(RateLimitBucket).values(key=key, tat=None).on_conflict_do_nothing()
     )
     row = (
         await session.execute(
-            select(RateLimitBucket.tokens, RateLimitBucket.updated_at)
+            select(
+                RateLimitBucket.tat, RateLimitBucket.sent_tat, func.clock_timestamp().label("now")
+            )
             .where(RateLimitBucket.key == key)
             .with_for_update()
         )
     ).one()
-    result = take(Bucket(row.tokens, row.updated_at), limit, now)
-    if result.allowed:
+    current = Bucket(row.tat, row.sent_tat)
+    decision = admit(current, limit, row.now, reserved)
+    if decision.bucket != current:
         await session.execute(
             update(RateLimitBucket)
             .where(RateLimitBucket.key == key)
-            .values(tokens=result.bucket.tokens, updated_at=result.bucket.updated_at)
+            .values(tat=decision.bucket.tat, sent_tat=decision.bucket.sent_tat)
         )
-    return result
+    return decision, row.now
