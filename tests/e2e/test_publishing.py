@@ -300,7 +300,9 @@ async def test_scheduled_asset_waits_in_the_database_and_publishes_when_due(
 
     await eventually(posted, timeout=30)
     [post] = await _posts(sandbox, account)
-    assert datetime.fromisoformat(str(post["received_at"])) >= when
+    late = (datetime.fromisoformat(str(post["received_at"])) - when).total_seconds()
+    print(f"\nfigure: a post scheduled 3 s ahead reached the sandbox {late:.3f} s after its slot")
+    assert 0 <= late <= 1.0, "no earlier than due, and within a second after"
     assert (await _job(api, tenant, job["id"]))["status"] == "succeeded"
 
 

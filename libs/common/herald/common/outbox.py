@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events.envelope import Envelope, Event
+from herald.common.faults import fault_point
 from herald.common.pacing import sleep_unless_stopped
 from herald.common.telemetry import current_trace_headers
 
@@ -89,6 +90,7 @@ class OutboxRelay:
             return
         try:
             results = await asyncio.wait_for(self._publish_each(rows), self._fast_timeout_s)
+            fault_point("relay.after_publish")
             sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
             await self._mark_sent(sent)
         except Exception as error:  # the rows stay unsent: the background loop owns the retry

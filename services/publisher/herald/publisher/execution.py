@@ -21,6 +21,7 @@ from herald.common.db.models import Asset, Channel
 from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import Envelope, PublishFailed, PublishSucceeded
+from herald.common.faults import fault_point
 from herald.common.outbox import stage
 from herald.common.platforms import effective_rate_limit
 from herald.common.runtime import Runtime
@@ -72,6 +73,7 @@ class Executor:
                     heartbeat,
                 ):
                     external_id = await self._call(adapter, claimed, target, _content(asset))
+                fault_point("publisher.after_platform_call")
             except PublishError as error:
                 return await self._failed(claimed, error, time.perf_counter() - started)
             except Exception as error:  # an adapter bug: recorded as a failure, never left open

@@ -13,6 +13,7 @@ from herald.api.auth import Role, State, Who, require
 from herald.api.schemas import AssetIn, AssetOut, JobSummary
 from herald.api.service_layer import assets
 from herald.api.service_layer.assets import AssetView
+from herald.common.faults import fault_point
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
 tracer = trace.get_tracer(__name__)
@@ -54,6 +55,7 @@ async def approve_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut
     ):
         async with state.db.transaction() as session:
             view = await assets.approve(session, who.tenant_id, asset_id, datetime.now(UTC))
+        fault_point("api.after_commit")
         await state.relay.send(view.staged)
     log.info("asset.approved", asset_id=str(asset_id), jobs=len(view.jobs))
     return _out(view)
