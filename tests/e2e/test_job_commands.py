@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from herald.common.db.engine import Database
+from herald.common.db.models import PublishJob
+from herald.common.domain.job_states import JobStatus
 from tests.e2e.conftest import System, Tenant, eventually, make_channel
 
 
@@ -175,3 +178,50 @@ async def test_cli_refuses_bad_input_in_one_line(system: System) -> None:
         assert needle in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
         assert "Traceback" not in result.stderr
+
+
+async def test_herald_recover_shows_then_heals_a_stranded_job(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    tenant: Tenant,
+    system: System,
+    e2e_db: Database,
+) -> None:
+    recovery = system.fleet["recovery"]
+    recovery.stop()  # the operator's CLI does the sweep this time
+    try:
+        account = f"stranded-{uuid.uuid4().hex[:6]}"
+        channel = await make_channel(api, tenant, account)
+        asset = await api.post(
+            "/v1/assets",
+            headers=tenant.auth,
+            json={"title": "t", "body": "b", "channel_ids": [channel]},
+        )
+        long_ago = datetime.now(UTC) - timedelta(minutes=5)
+        async with e2e_db.transaction() as session:
+            job = PublishJob(
+                tenant_id=uuid.UUID(tenant.id),
+                asset_id=uuid.UUID(asset.json()["id"]),
+                channel_id=uuid.UUID(channel),
+                platform="sandbox",
+                status=JobStatus.QUEUED,
+                queued_at=long_ago,
+                requested_at=long_ago,
+            )
+            session.add(job)
+
+        dry = await asyncio.to_thread(_herald, system, "recover", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert f"queued_stale  job {job.id}" in dry.stdout
+        await asyncio.sleep(1)
+        assert (await sandbox.get("/posts", params={"account": account})).json() == []
+
+        done = await asyncio.to_thread(_herald, system, "recover")
+        assert done.returncode == 0, done.stderr
+        assert "recovered:" in done.stdout
+        assert "queued_stale" in done.stdout
+        await _status_is(api, tenant, str(job.id), "succeeded")
+        assert len((await sandbox.get("/posts", params={"account": account})).json()) == 1
+    finally:
+        recovery.start()
+        system.fleet.wait_ready(timeout=60)

@@ -78,6 +78,26 @@ def tenants_create(name: Annotated[str, typer.Argument(help="display name")]) ->
     typer.echo(f"tenant  {tenant_id}\napi key {key}")
 
 
+@app.command()
+def recover(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show, change nothing")] = False,
+) -> None:
+    """Run the recovery sweeps once: due scheduled jobs, lost requests, dead workers' jobs."""
+    from herald.cli.recover import recover as run_recover
+    from herald.recovery.settings import RecoverySettings
+
+    settings = load_settings(RecoverySettings)
+    try:
+        found = asyncio.run(
+            run_recover(settings.database_url, settings.sweep_policy(), dry_run, typer.echo)
+        )
+    except OSError as error:
+        raise fail(f"cannot reach the database: {error}") from None
+    verb = "would recover" if dry_run else "recovered"
+    summary = ", ".join(f"{n} {reason}" for reason, n in sorted(found.items())) or "nothing"
+    typer.echo(f"{verb}: {summary}")
+
+
 @jobs.command("redrive")
 def jobs_redrive(
     status: Annotated[str, typer.Option(help="failed or cancelled")] = "failed",

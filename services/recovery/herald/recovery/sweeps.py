@@ -37,15 +37,22 @@ async def sweep_jobs(db: Database, relay: OutboxRelay, policy: SweepPolicy) -> l
     async with db.transaction() as session:
         found = await job_sweeps.dispatch_due(session, cutoffs, now, policy.batch_size)
         found += await job_sweeps.request_stranded(session, cutoffs, now, policy.batch_size)
-        rows = [
-            _missed(session, job, now) if job.reason == "missed" else _request(session, job, now)
-            for job in found
-        ]
+        rows = stage_requests(session, found, now)
     await relay.send(rows)
     for job in found:
         RECOVERED.labels(job.reason).inc()
         log.info("recovery.job_requested", job_id=str(job.job_id), reason=job.reason)
     return found
+
+
+def stage_requests(
+    session: AsyncSession, found: list[Stranded], now: datetime
+) -> list[OutboxMessage]:
+    """The event each swept job needs: a publish request, or the failure of a missed slot."""
+    return [
+        _missed(session, job, now) if job.reason == "missed" else _request(session, job, now)
+        for job in found
+    ]
 
 
 def _request(session: AsyncSession, job: Stranded, now: datetime) -> OutboxMessage:
