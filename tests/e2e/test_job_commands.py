@@ -169,7 +169,7 @@ async def test_bulk_redrive_from_the_cli(
 
 async def test_cli_refuses_bad_input_in_one_line(system: System) -> None:
     for args, needle in [
-        (("jobs", "redrive", "--status", "queued"), "--status must be failed or cancelled"),
+        (("jobs", "redrive", "--status", "queued"), "--status must be failed, cancelled or missed"),
         (("jobs", "redrive", "--tenant", "acme"), "is not a tenant id"),
         (("tenants", "create", " "), "must not be empty"),
     ]:
@@ -225,3 +225,46 @@ async def test_herald_recover_shows_then_heals_a_stranded_job(
     finally:
         recovery.start()
         system.fleet.wait_ready(timeout=60)
+
+
+async def test_bulk_redrive_through_the_api_is_scoped_to_the_tenant(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    account = f"api-redrive-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    await sandbox.post(
+        "/faults", json={"account": account, "responses": [{"status": 400}, {"status": 400}]}
+    )
+    jobs = [await _approved_job(api, tenant, channel) for _ in range(2)]
+    for job in jobs:
+        await _status_is(api, tenant, job["id"], "failed")
+    response = await api.post(
+        "/v1/jobs/redrive", headers=tenant.auth, json={"status": "failed", "channel_id": channel}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["requeued"] == 2
+    assert sorted(response.json()["job_ids"]) == sorted(j["id"] for j in jobs)
+    for job in jobs:
+        await _status_is(api, tenant, job["id"], "succeeded")
+    bad = await api.post("/v1/jobs/redrive", headers=tenant.auth, json={"status": "queued"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
+
+
+async def test_exhausted_attempts_dead_letter_the_job(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    account = f"exhausted-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    await sandbox.post("/faults", json={"account": account, "responses": [{"status": 503}] * 5})
+    job = await _approved_job(api, tenant, channel)
+
+    async def failed() -> bool:
+        body = await _job(api, tenant, job["id"])
+        return body["status"] == "failed"
+
+    await eventually(failed, timeout=60, interval=0.1)
+    body = await _job(api, tenant, job["id"])
+    attempts = body["attempts"]
+    assert isinstance(attempts, list)
+    assert [a["http_status"] for a in attempts] == [503] * 5, "five attempts, then the dead letter"
+    assert (await sandbox.get("/posts", params={"account": account})).json() == []

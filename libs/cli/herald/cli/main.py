@@ -100,23 +100,24 @@ def recover(
 
 @jobs.command("redrive")
 def jobs_redrive(
-    status: Annotated[str, typer.Option(help="failed or cancelled")] = "failed",
+    status: Annotated[str, typer.Option(help="failed, cancelled or missed")] = "failed",
     platform: Annotated[str | None, typer.Option(help="only jobs of this platform")] = None,
     tenant: Annotated[str | None, typer.Option(help="only jobs of this tenant id")] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many jobs")] = 10_000,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
 ) -> None:
     """Send failed (or cancelled) jobs back to the queue with a fresh attempt budget."""
-    from herald.cli.redrive import RedriveFilter, redrive
+    from herald.api.service_layer.job_control import RedriveFilter
+    from herald.cli.redrive import redrive
 
-    if status not in ("failed", "cancelled"):
-        raise fail(f"--status must be failed or cancelled, not {status!r}")
+    if status not in ("failed", "cancelled", "missed"):
+        raise fail(f"--status must be failed, cancelled or missed, not {status!r}")
     try:
         tenant_id = uuid.UUID(tenant) if tenant else None
     except ValueError:
         raise fail(f"--tenant {tenant!r} is not a tenant id (UUID)") from None
     settings = load_settings(HeraldSettings)
-    selection = RedriveFilter(status, platform, tenant_id, limit)
+    selection = RedriveFilter(status, platform, tenant_id, limit=limit)
     try:
         count = asyncio.run(redrive(settings.database_url, selection, dry_run, typer.echo))
     except OSError as error:

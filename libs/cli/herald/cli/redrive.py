@@ -8,24 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
-from herald.api.service_layer import job_control
+from herald.api.service_layer.job_control import RedriveFilter, redrive_batch
 from herald.common.db.engine import Database
-from herald.common.db.models import PublishJob
 
 BATCH = 200
-
-
-@dataclass(frozen=True)
-class RedriveFilter:
-    status: str
-    platform: str | None
-    tenant_id: uuid.UUID | None
-    limit: int
 
 
 async def redrive(
@@ -36,26 +24,13 @@ async def redrive(
     done, after = 0, uuid.UUID(int=0)
     try:
         while done < selection.limit:
+            size = min(BATCH, selection.limit - done)
             async with db.transaction() as session:
-                query = select(PublishJob).where(
-                    PublishJob.status == selection.status, PublishJob.id > after
+                batch, _ = await redrive_batch(
+                    session, selection, after, size, datetime.now(UTC), dry_run=dry_run
                 )
-                if selection.platform:
-                    query = query.where(PublishJob.platform == selection.platform)
-                if selection.tenant_id:
-                    query = query.where(PublishJob.tenant_id == selection.tenant_id)
-                size = min(BATCH, selection.limit - done)
-                batch = (
-                    await session.scalars(
-                        query.order_by(PublishJob.id).limit(size).with_for_update(skip_locked=True)
-                    )
-                ).all()
-                if not batch:
-                    break
-                if not dry_run:
-                    now = datetime.now(UTC)
-                    for job in batch:
-                        job_control.retry(session, job, now)
+            if not batch:
+                break
             done, after = done + len(batch), batch[-1].id
             progress(f"… {done} job(s)")
     finally:

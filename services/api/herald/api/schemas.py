@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
@@ -142,3 +142,18 @@ class JobOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     attempts: list[AttemptOut]
+
+
+class RedriveIn(BaseModel):
+    """Bulk manual retry: every matching dead job goes back to the queue (up to ``limit``)."""
+
+    model_config = _STRICT
+    status: Literal["failed", "cancelled", "missed"] = "failed"
+    platform: Text | None = Field(None, max_length=40)
+    channel_id: uuid.UUID | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class RedriveOut(BaseModel):
+    requeued: int
+    job_ids: list[uuid.UUID]

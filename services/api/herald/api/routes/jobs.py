@@ -10,12 +10,27 @@ from fastapi import APIRouter
 
 from herald.api.adapters.repositories import JobRepository
 from herald.api.auth import Principal, Role, State, Who, require
-from herald.api.schemas import AttemptOut, JobOut
+from herald.api.schemas import AttemptOut, JobOut, RedriveIn, RedriveOut
 from herald.api.service_layer import job_control
 from herald.api.service_layer.errors import NotFound
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = structlog.get_logger(__name__)
+
+
+@router.post("/redrive", dependencies=[require(Role.REVIEWER)])
+async def redrive_jobs(body: RedriveIn, who: Who, state: State) -> RedriveOut:
+    """Send this tenant's failed (or cancelled, or missed) jobs back to the queue, by filter."""
+    selection = job_control.RedriveFilter(
+        body.status, body.platform, who.tenant_id, body.channel_id, body.limit
+    )
+    async with state.db.transaction() as session:
+        batch, staged = await job_control.redrive_batch(
+            session, selection, uuid.UUID(int=0), body.limit, datetime.now(UTC)
+        )
+    await state.relay.send(staged)
+    log.info("jobs.redrive", requeued=len(batch), status=body.status)
+    return RedriveOut(requeued=len(batch), job_ids=[job.id for job in batch])
 
 
 @router.get("/{job_id}")

@@ -101,3 +101,46 @@ def _wrap(
         now=now,
         idempotency_key=f"{event.type}:{job.id}:{job.version}",
     )
+
+
+@dataclass(frozen=True)
+class RedriveFilter:
+    """Which dead jobs to send back: ``status`` failed, cancelled or missed; the rest narrow it."""
+
+    status: str
+    platform: str | None = None
+    tenant_id: uuid.UUID | None = None  # None only for the operator's CLI
+    channel_id: uuid.UUID | None = None
+    limit: int = 1000
+
+
+async def redrive_batch(
+    session: AsyncSession,
+    selection: RedriveFilter,
+    after: uuid.UUID,
+    size: int,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> tuple[list[PublishJob], list[OutboxMessage]]:
+    """Retry the next ``size`` matching jobs with ids above ``after`` (keyset order)."""
+    query = select(PublishJob).where(PublishJob.status == selection.status, PublishJob.id > after)
+    for column, value in (
+        (PublishJob.platform, selection.platform),
+        (PublishJob.tenant_id, selection.tenant_id),
+        (PublishJob.channel_id, selection.channel_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    batch = list(
+        (
+            await session.scalars(
+                query.order_by(PublishJob.id).limit(size).with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+    staged: list[OutboxMessage] = []
+    if not dry_run:
+        for job in batch:
+            staged += retry(session, job, now).staged
+    return batch, staged
