@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 
@@ -90,6 +90,7 @@ async def test_high_priority_jobs_overtake_a_low_priority_backlog(
             return await _approve(api, tenant, slow_channel, "low")
 
     backlog_jobs = await asyncio.gather(*(low() for _ in range(200)))
+    first_urgent = datetime.now(UTC)
     urgent = await asyncio.gather(*(_approve(api, tenant, fast_channel, "high") for _ in range(10)))
 
     async def urgent_done() -> bool:
@@ -101,9 +102,16 @@ async def test_high_priority_jobs_overtake_a_low_priority_backlog(
         for p in (await sandbox.get("/posts", params={"account": fast})).json()
     )
     backlog = (await sandbox.get("/posts", params={"account": slow})).json()
-    before = sum(datetime.fromisoformat(p["received_at"]) < last_urgent for p in backlog)
-    print(f"\nfigure: {before} of 200 low jobs were posted before the last of 10 high ones")
-    assert before < 100, f"{before} of 200 low jobs went before the last of 10 high ones"
+    times = [datetime.fromisoformat(p["received_at"]) for p in backlog]
+    waiting = sum(t >= first_urgent for t in times) + (200 - len(times))
+    overtaken = sum(first_urgent <= t < last_urgent for t in times)
+    print(
+        f"\nfigure: {waiting} low jobs were still waiting when 10 high ones arrived; "
+        f"{overtaken} of them went out before the last high one, "
+        f"{(last_urgent - first_urgent).total_seconds():.2f} s after the first was approved"
+    )
+    assert waiting >= 100, "the backlog was still there when the high jobs came"
+    assert overtaken < waiting / 2, "the high jobs finished before most of the backlog"
     assert len(urgent) == 10
     await asyncio.gather(*(_cancel(api, tenant, job["asset_id"]) for job in backlog_jobs))
     await sandbox.request("DELETE", "/faults", params={"account": slow})

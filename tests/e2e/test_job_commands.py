@@ -169,7 +169,10 @@ async def test_bulk_redrive_from_the_cli(
 
 async def test_cli_refuses_bad_input_in_one_line(system: System) -> None:
     for args, needle in [
-        (("jobs", "redrive", "--status", "queued"), "--status must be failed, cancelled or missed"),
+        (
+            ("jobs", "redrive", "--status", "queued"),
+            "--status must be failed, cancelled, missed or waiting_auth",
+        ),
         (("jobs", "redrive", "--tenant", "acme"), "is not a tenant id"),
         (("tenants", "create", " "), "must not be empty"),
     ]:

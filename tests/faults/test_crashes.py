@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -127,4 +128,40 @@ async def test_relay_killed_after_publishing_before_marking_sent(
     post = job["_post"]
     assert isinstance(post, dict)
     assert post["deliveries"] == 1
+    await api.aclose()
+
+
+async def test_a_cancel_pending_when_the_worker_dies_is_never_posted_by_the_next(
+    start_fleet: StartFleet,
+) -> None:
+    """Cancel arrives mid-call, then the worker dies before the (failing) call returns: the
+    worker that takes over only asks the platform, finds nothing, and cancels."""
+    system = start_fleet({})
+    api, tenant, account, asset = await _setup(system)
+    async with httpx.AsyncClient(base_url=system.sandbox_url) as sandbox:
+        await sandbox.post(
+            "/faults", json={"account": account, "responses": [{"status": 503, "delay_ms": 1500}]}
+        )
+    approved = (await api.post(f"/v1/assets/{asset}/approve", headers=tenant.auth)).json()
+    job_id = approved["jobs"][0]["id"]
+
+    async def processing() -> bool:
+        body = (await api.get(f"/v1/jobs/{job_id}", headers=tenant.auth)).json()
+        return bool(body["status"] == "processing")
+
+    await eventually(processing, timeout=30, interval=0.02)
+    cancel = await api.post(f"/v1/jobs/{job_id}/cancel", headers=tenant.auth)
+    assert cancel.json()["cancel_requested"] is True
+    system.fleet["publisher"].signal(signal.SIGKILL)
+
+    async def cancelled() -> bool:
+        system.fleet.supervise_once(time.monotonic())
+        body = (await api.get(f"/v1/jobs/{job_id}", headers=tenant.auth)).json()
+        return bool(body["status"] == "cancelled")
+
+    await eventually(cancelled, timeout=60, interval=0.2)
+    body = (await api.get(f"/v1/jobs/{job_id}", headers=tenant.auth)).json()
+    assert [a["error_code"] for a in body["attempts"]] == ["worker_lost", "cancelled"]
+    async with httpx.AsyncClient(base_url=system.sandbox_url) as sandbox:
+        assert (await sandbox.get("/posts", params={"account": account})).json() == []
     await api.aclose()

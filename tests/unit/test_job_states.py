@@ -7,6 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from herald.common.domain.job_commands import can_retry_manually
 from herald.common.domain.job_states import (
     CLAIMABLE,
     TERMINAL,
@@ -130,12 +131,14 @@ class JobLifecycle(RuleBasedStateMachine):
         self.status = S.SCHEDULED
         self.history: list[JobStatus] = [self.status]
         self.rejected: list[tuple[JobStatus, JobStatus]] = []
+        self.manual: set[int] = set()  # history indices entered by an explicit manual retry
 
     @rule(start=st.sampled_from([S.SCHEDULED, S.QUEUED]))
     def reset(self, start: JobStatus) -> None:
         """A new job is created scheduled or queued (approval)."""
         self.status = start
         self.history = [start]
+        self.manual = set()
 
     @rule(wanted=st.sampled_from(ALL))
     def event(self, wanted: JobStatus) -> None:
@@ -144,7 +147,10 @@ class JobLifecycle(RuleBasedStateMachine):
         allowed = can_transition(before, wanted)
         assert allowed is (wanted in TRANSITIONS[before])
         assert allowed is (before in sources_of(wanted))
-        if allowed:
+        if allowed and is_terminal(before):
+            # workers, sweeps and relays never revive a finished job: only a person does
+            assert can_retry_manually(before)  # the revival stays with the manual_retry rule
+        elif allowed:
             self.status = wanted
             self.history.append(wanted)
         else:
@@ -164,9 +170,11 @@ class JobLifecycle(RuleBasedStateMachine):
     def manual_retry(self) -> None:
         """An operator retries a dead job: only failed, cancelled or missed jobs go back."""
         if self.status in DEAD:
+            assert can_retry_manually(self.status)
             assert can_transition(self.status, S.QUEUED)
             self.status = S.QUEUED
             self.history.append(S.QUEUED)
+            self.manual.add(len(self.history) - 1)
         elif self.status is S.SUCCEEDED:
             assert not can_transition(self.status, S.QUEUED)
 
@@ -183,11 +191,12 @@ class JobLifecycle(RuleBasedStateMachine):
             assert (before, after) in EXPECTED_EDGES
 
     @invariant()
-    def terminal_states_only_leave_to_queued_from_a_dead_state(self) -> None:
-        for before, after in zip(self.history, self.history[1:], strict=False):
+    def terminal_states_only_leave_by_a_manual_retry(self) -> None:
+        for index, (before, after) in enumerate(zip(self.history, self.history[1:], strict=False)):
             if is_terminal(before):
                 assert after is S.QUEUED
                 assert before in DEAD
+                assert index + 1 in self.manual, "a terminal job changed without a manual retry"
 
     @invariant()
     def succeeded_is_never_left(self) -> None:

@@ -100,7 +100,9 @@ def recover(
 
 @jobs.command("redrive")
 def jobs_redrive(
-    status: Annotated[str, typer.Option(help="failed, cancelled or missed")] = "failed",
+    status: Annotated[
+        str, typer.Option(help="failed, cancelled, missed or waiting_auth")
+    ] = "failed",
     platform: Annotated[str | None, typer.Option(help="only jobs of this platform")] = None,
     tenant: Annotated[str | None, typer.Option(help="only jobs of this tenant id")] = None,
     limit: Annotated[int, typer.Option(min=1, help="at most this many jobs")] = 10_000,
@@ -110,8 +112,8 @@ def jobs_redrive(
     from herald.api.service_layer.job_control import RedriveFilter
     from herald.cli.redrive import redrive
 
-    if status not in ("failed", "cancelled", "missed"):
-        raise fail(f"--status must be failed, cancelled or missed, not {status!r}")
+    if status not in ("failed", "cancelled", "missed", "waiting_auth"):
+        raise fail(f"--status must be failed, cancelled, missed or waiting_auth, not {status!r}")
     try:
         tenant_id = uuid.UUID(tenant) if tenant else None
     except ValueError:

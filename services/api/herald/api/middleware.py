@@ -18,6 +18,7 @@ LATENCY = Histogram(
 )
 
 Next = Callable[[Request], Awaitable[Response]]
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _route(request: Request) -> str:
@@ -30,8 +31,9 @@ async def observe(request: Request, call_next: Next) -> Response:
     started = time.perf_counter()
     response = await call_next(request)
     route = _route(request)
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+    method = request.method if request.method in KNOWN_METHODS else "other"
+    REQUESTS.labels(method, route, str(response.status_code)).inc()
+    LATENCY.labels(method, route).observe(time.perf_counter() - started)
     return response
 
 

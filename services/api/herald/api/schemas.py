@@ -148,7 +148,7 @@ class RedriveIn(BaseModel):
     """Bulk manual retry: every matching dead job goes back to the queue (up to ``limit``)."""
 
     model_config = _STRICT
-    status: Literal["failed", "cancelled", "missed"] = "failed"
+    status: Literal["failed", "cancelled", "missed", "waiting_auth"] = "failed"
     platform: Text | None = Field(None, max_length=40)
     channel_id: uuid.UUID | None = None
     limit: int = Field(100, ge=1, le=1000)

@@ -30,7 +30,11 @@ from herald.publisher.adapters import job_store, rate_limit_store
 from herald.publisher.adapters.job_store import Claim, Claimable
 from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, Target
 from herald.publisher.domain.claims import Refusal
-from herald.publisher.domain.errors import PermanentPublishError, PublishError
+from herald.publisher.domain.errors import (
+    PermanentPublishError,
+    PublishError,
+    TransientPublishError,
+)
 from herald.publisher.domain.fairness import TenantBusy, busy_delay, has_room
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
 from herald.publisher.leases import Heartbeat, kept_alive
@@ -49,10 +53,17 @@ class Executor:
     rng: random.Random = field(default_factory=random.Random)
 
     async def execute(
-        self, job_id: uuid.UUID, heartbeat: Heartbeat | None = None, priority: str = "normal"
+        self,
+        job_id: uuid.UUID,
+        heartbeat: Heartbeat | None = None,
+        priority: str = "normal",
+        delivered: int = 1,
     ) -> None:
-        """Run the job once; raises ``RetryLater`` when the request must come back later."""
-        prepared = await self._claim(job_id, priority)
+        """Run the job once; raises ``RetryLater`` when the request must come back later.
+
+        ``delivered`` is how often JetStream has delivered this request (waits grow with it).
+        """
+        prepared = await self._claim(job_id, priority, delivered)
         if prepared is None:
             return
         claimed, asset, target = prepared
@@ -65,6 +76,7 @@ class Executor:
             started = time.perf_counter()
             try:
                 adapter = self._adapter(claimed.platform)
+                self._check_budget(claimed, adapter)
                 async with kept_alive(
                     self.runtime.db,
                     claimed,
@@ -78,11 +90,14 @@ class Executor:
                 return await self._failed(claimed, error, time.perf_counter() - started)
             except Exception as error:  # an adapter bug: recorded as a failure, never left open
                 log.exception("publish.adapter_crashed", job_id=str(job_id))
-                crash = PermanentPublishError("adapter_error", f"{type(error).__name__}: {error}")
+                # the post may exist (e.g. an unreadable 2xx): retried, and reconciled first
+                crash = TransientPublishError("adapter_error", f"{type(error).__name__}: {error}")
                 return await self._failed(claimed, crash, time.perf_counter() - started)
             await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)
 
-    async def _claim(self, job_id: uuid.UUID, priority: str) -> tuple[Claim, Asset, Target] | None:
+    async def _claim(
+        self, job_id: uuid.UUID, priority: str, delivered: int
+    ) -> tuple[Claim, Asset, Target] | None:
         """In one transaction: tenant room, claimability, rate-limit admission, then the claim.
 
         A job that must wait (tenant at its cap, no rate slot) is not claimed and uses no
@@ -91,12 +106,12 @@ class Executor:
         now = datetime.now(UTC)
         try:
             async with self.runtime.db.transaction() as session:
-                if self.settings.tenant_concurrency:
-                    await self._tenant_room(session, job_id, priority, now)
                 ready = await job_store.lock_claimable(session, job_id, now)
-                if isinstance(ready, Refusal):
+                if isinstance(ready, Refusal):  # finished or leased: settled before fairness
                     self._refused(job_id, ready)
                     return None
+                if self.settings.tenant_concurrency:
+                    await self._tenant_room(session, job_id, priority, now)
                 wait_s = await self._admit(session, ready)
                 if wait_s is None:
                     claimed = await job_store.claim(
@@ -108,7 +123,8 @@ class Executor:
                     asset, channel, sealed = await job_store.load_target(session, claimed)
         except TenantBusy:
             metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
-            raise RetryLater(busy_delay(priority, self.rng), "tenant_busy") from None
+            delay = busy_delay(priority, self.rng, delivered)
+            raise RetryLater(delay, "tenant_busy") from None
         if wait_s is not None:
             metrics.RATE_LIMIT_WAITS.labels(ready.platform).inc()
             raise RetryLater(wait_s, "rate_limited")
@@ -149,12 +165,23 @@ class Executor:
     ) -> str:
         key = str(claimed.job_id)
         with metrics.PLATFORM_CALL_SECONDS.labels(claimed.platform).time():
-            if claimed.previous_unfinished and adapter.info.lookup:
+            if (claimed.reconcile or claimed.cancel_requested) and adapter.info.lookup:
                 found = await adapter.lookup(target, key)
                 if found is not None:
                     log.info("publish.reconciled", job_id=key, external_id=found)
                     return found
+            if claimed.cancel_requested:  # its worker died mid-call: never post after a cancel
+                raise PermanentPublishError("cancelled", "cancelled while a call was in flight")
             return await adapter.publish(target, content, key)
+
+    def _check_budget(self, claimed: Claim, adapter: PlatformAdapter) -> None:
+        """A job whose workers keep dying (it crashes or hangs them) is failed, not retried
+        forever: takeovers count against the attempt budget like any failed attempt."""
+        if (
+            claimed.previous_unfinished
+            and claimed.attempt_in_run > adapter.retry_policy.max_attempts
+        ):
+            raise PermanentPublishError("worker_lost", "workers died on every attempt")
 
     async def _succeeded(
         self, claimed: Claim, asset: Asset, external_id: str, duration_s: float

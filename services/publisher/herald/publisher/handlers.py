@@ -10,6 +10,7 @@ from herald.common.events import Envelope, PublishRequested
 from herald.common.streams import PUBLISHER_REQUESTS, ConsumerSpec
 from herald.publisher.execution import Executor
 from herald.publisher.gate import PriorityGate
+from herald.publisher.leases import renewal_interval
 from herald.publisher.settings import PublisherSettings
 
 
@@ -30,9 +31,11 @@ def _on_requests(
 ) -> None:
     async def on_publish_requested(envelope: Envelope, message: NatsMessage) -> None:
         request = envelope.payload(PublishRequested)
-        async with gate.slot(priority, message.in_progress):
-            await executor.execute(request.job_id, message.in_progress, request.priority)
+        delivered = message.raw_message.metadata.num_delivered or 1
+        async with gate.slot(priority, message.in_progress, keepalive_s):
+            await executor.execute(request.job_id, message.in_progress, request.priority, delivered)
 
+    keepalive_s = renewal_interval(settings.lease_s, settings.consumer_ack_wait_s)
     on_publish_requested.__name__ = f"on_publish_requested_{priority}"
     handler = settled(spec.durable)(on_publish_requested)
     subscribe(

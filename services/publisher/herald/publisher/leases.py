@@ -49,6 +49,7 @@ async def kept_alive(
                 if kept and heartbeat is not None:
                     await heartbeat()
             except Exception as error:  # the next tick tries again; the call is not disturbed
+                LEASE_EXTENSIONS.labels("error").inc()
                 log.warning("lease.renew_failed", job_id=str(claim.job_id), error=str(error))
                 continue
             LEASE_EXTENSIONS.labels("kept" if kept else "lost").inc()

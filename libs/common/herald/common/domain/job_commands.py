@@ -23,10 +23,9 @@ def cancel_effect(status: JobStatus) -> CancelEffect:
 
 
 def can_retry_manually(status: JobStatus) -> bool:
-    """Only a dead-lettered, cancelled or missed job is retried by hand (back to queued)."""
-    return status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.MISSED) and can_transition(
-        status, JobStatus.QUEUED
-    )
+    """Dead-lettered, cancelled, missed and auth-parked jobs are retried by hand (to queued)."""
+    revivable = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.MISSED, JobStatus.WAITING_AUTH)
+    return status in revivable and can_transition(status, JobStatus.QUEUED)
 
 
 def status_after_call(outcome: JobStatus, cancel_requested: bool) -> JobStatus:

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = structlog.get_logger(__name__)
 
 
-@router.post("/redrive", dependencies=[require(Role.REVIEWER)])
+@router.post("/redrive", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
 async def redrive_jobs(body: RedriveIn, who: Who, state: State) -> RedriveOut:
     """Send this tenant's failed (or cancelled, or missed) jobs back to the queue, by filter."""
     selection = job_control.RedriveFilter(

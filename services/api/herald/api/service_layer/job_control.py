@@ -64,6 +64,7 @@ def cancel(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
         job.cancel_requested_at = now
     else:
         job.status, job.finished_at, job.next_attempt_at = JobStatus.CANCELLED, now, None
+        job.rate_slot_at = None
         job.lease_owner, job.lease_expires_at, job.version = None, None, job.version + 1
     event = JobCancelled(
         job_id=job.id, asset_id=job.asset_id, after_call=effect is CancelEffect.AFTER_CALL
@@ -78,7 +79,7 @@ def retry(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
     previous = job.status
     job.status, job.attempt_base, job.version = JobStatus.QUEUED, job.attempts, job.version + 1
     job.queued_at = job.requested_at = now
-    job.finished_at = job.next_attempt_at = job.cancel_requested_at = None
+    job.finished_at = job.next_attempt_at = job.cancel_requested_at = job.rate_slot_at = None
     job.last_error_code = None
     notice = JobRetryRequested(job_id=job.id, asset_id=job.asset_id, previous_status=previous)
     command = PublishRequested(job_id=job.id, priority=job.priority)

@@ -19,6 +19,9 @@ from herald.common.domain.job_commands import status_after_call
 from herald.common.domain.job_states import CLAIMABLE, JobStatus, can_transition, is_terminal
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
+UNKNOWN_OUTCOME = frozenset({"worker_lost", "timeout", "network_error", "adapter_error"})
+"""Error codes after which a post may exist although the call did not say so."""
+
 TENANT_LOCKS = 0x7E4A  # seed of the per-tenant advisory lock keys (one namespace for claims)
 
 
@@ -34,6 +37,8 @@ class Claim:
     attempt_id: uuid.UUID
     previous_unfinished: bool  # an earlier attempt never recorded its outcome: reconcile first
     attempt_base: int = 0  # attempts made before the last manual retry
+    reconcile: bool = False  # the platform may hold a post of ours: ask it before posting
+    cancel_requested: bool = False  # a cancel arrived while a worker (now gone) held the job
 
     @property
     def attempt_in_run(self) -> int:
@@ -67,8 +72,12 @@ async def lock_claimable(
 
 
 async def reserve_rate_slot(session: AsyncSession, job_id: uuid.UUID, slot: datetime) -> None:
+    """Hold a rate-limit slot; its request comes back then, so the sweeps count it as requested
+    at that time (a waiter is not a lost request)."""
     await session.execute(
-        update(PublishJob).where(PublishJob.id == job_id).values(rate_slot_at=slot)
+        update(PublishJob)
+        .where(PublishJob.id == job_id)
+        .values(rate_slot_at=slot, requested_at=func.greatest(PublishJob.requested_at, slot))
     )
 
 
@@ -121,6 +130,12 @@ async def claim(
         .returning(PublishAttempt.id)
     )
     previous_unfinished = unfinished.first() is not None
+    last_code = await session.scalar(
+        select(PublishAttempt.error_code)
+        .where(PublishAttempt.job_id == job_id)
+        .order_by(PublishAttempt.number.desc())
+        .limit(1)
+    )
     attempt = PublishAttempt(
         tenant_id=row.tenant_id,
         job_id=job_id,
@@ -142,6 +157,8 @@ async def claim(
         attempt.id,
         previous_unfinished,
         row.attempt_base,
+        reconcile=previous_unfinished or last_code in UNKNOWN_OUTCOME,
+        cancel_requested=row.cancel_requested_at is not None,
     )
 
 

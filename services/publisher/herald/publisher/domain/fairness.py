@@ -30,8 +30,10 @@ def has_room(running: int, cap: int, priority: str = "high") -> bool:
     return running < max(1, math.floor(cap * share))
 
 
-def busy_delay(priority: str, rng: random.Random) -> float:
+def busy_delay(priority: str, rng: random.Random, delivered: int = 1) -> float:
     """When a request whose tenant is at its cap comes back: high soonest, so it takes the
-    tenant's next free slot ahead of normal and low."""
+    tenant's next free slot ahead of normal and low; longer the more often it was turned
+    away (doubling every 4 deliveries, up to 32 times), so it never burns through MaxDeliver."""
     low, high = BUSY_RETRY_S.get(priority, BUSY_RETRY_S["normal"])
-    return rng.uniform(low, high)
+    growth: int = 2 ** min(5, max(0, delivered - 1) // 4)
+    return rng.uniform(low, high) * growth

@@ -60,6 +60,8 @@ def admit(
     """
     step, tolerance = interval(limit), interval(limit) * (limit.burst - 1)
     tat, sent = max(bucket.tat or now, now), max(bucket.sent_tat or now, now)
+    if reserved is not None and now - reserved > step:
+        reserved = None  # a reservation long past (its request was lost): start afresh
     if reserved is None and tat - now > tolerance:
         return Admission(False, Bucket(tat + step, sent), tat - tolerance)
     if reserved is not None and reserved > now:
