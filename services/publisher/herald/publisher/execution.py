@@ -1,4 +1,4 @@
-"""Executing one publish job: claim, reconcile or post, record the outcome, emit the event.
+"""Executing one claimed publish job: reconcile or post, record the outcome, emit the event.
 
 The attempt row is committed before the platform call, so a crash in between leaves evidence;
 the next claim sees the unfinished attempt and asks the platform (``lookup``) before posting.
@@ -14,28 +14,25 @@ from datetime import UTC, datetime
 
 import structlog
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import CredentialBox, CredentialKeyError, Sealed
-from herald.common.db.models import Asset, Channel
+from herald.common.db.models import Asset
 from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import Envelope, PublishFailed, PublishSucceeded
 from herald.common.faults import fault_point
 from herald.common.outbox import stage
-from herald.common.platforms import effective_rate_limit
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
-from herald.publisher.adapters import job_store, rate_limit_store
-from herald.publisher.adapters.job_store import Claim, Claimable
+from herald.publisher.adapters import job_store
+from herald.publisher.adapters.job_store import Claim
 from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, Target
-from herald.publisher.domain.claims import Refusal
+from herald.publisher.claims import Claims
 from herald.publisher.domain.errors import (
     PermanentPublishError,
     PublishError,
     TransientPublishError,
 )
-from herald.publisher.domain.fairness import TenantBusy, busy_delay, has_room
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
 from herald.publisher.leases import Heartbeat, kept_alive
 from herald.publisher.settings import PublisherSettings
@@ -50,6 +47,7 @@ class Executor:
     settings: PublisherSettings
     adapters: dict[str, PlatformAdapter]
     credentials: CredentialBox
+    claims: Claims
     rng: random.Random = field(default_factory=random.Random)
 
     async def execute(
@@ -63,10 +61,14 @@ class Executor:
 
         ``delivered`` is how often JetStream has delivered this request (waits grow with it).
         """
-        prepared = await self._claim(job_id, priority, delivered)
-        if prepared is None:
+        taken = await self.claims.take(job_id, priority, delivered)
+        if taken is None:
             return
-        claimed, asset, target = prepared
+        claimed, asset, channel, sealed = taken
+        try:
+            target = Target(channel.config, self._open(sealed))
+        except PublishError as error:
+            return await self._failed(claimed, error, 0.0)
         attributes: dict[str, str | int] = {
             "herald.job_id": str(job_id),
             "herald.platform": claimed.platform,
@@ -94,71 +96,6 @@ class Executor:
                 crash = TransientPublishError("adapter_error", f"{type(error).__name__}: {error}")
                 return await self._failed(claimed, crash, time.perf_counter() - started)
             await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)
-
-    async def _claim(
-        self, job_id: uuid.UUID, priority: str, delivered: int
-    ) -> tuple[Claim, Asset, Target] | None:
-        """In one transaction: tenant room, claimability, rate-limit admission, then the claim.
-
-        A job that must wait (tenant at its cap, no rate slot) is not claimed and uses no
-        attempt; a rate-limit wait reserves its slot, committed with nothing else.
-        """
-        now = datetime.now(UTC)
-        try:
-            async with self.runtime.db.transaction() as session:
-                ready = await job_store.lock_claimable(session, job_id, now)
-                if isinstance(ready, Refusal):  # finished or leased: settled before fairness
-                    self._refused(job_id, ready)
-                    return None
-                if self.settings.tenant_concurrency:
-                    await self._tenant_room(session, job_id, priority, now)
-                wait_s = await self._admit(session, ready)
-                if wait_s is None:
-                    claimed = await job_store.claim(
-                        session, job_id, self.runtime.instance_id, self.settings.lease_s, now
-                    )
-                    if isinstance(claimed, Refusal):  # cannot happen: the row is locked
-                        self._refused(job_id, claimed)
-                        return None
-                    asset, channel, sealed = await job_store.load_target(session, claimed)
-        except TenantBusy:
-            metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
-            delay = busy_delay(priority, self.rng, delivered)
-            raise RetryLater(delay, "tenant_busy") from None
-        if wait_s is not None:
-            metrics.RATE_LIMIT_WAITS.labels(ready.platform).inc()
-            raise RetryLater(wait_s, "rate_limited")
-        if isinstance(claimed, Refusal):  # narrowed inside the transaction already
-            return None
-        try:
-            return claimed, asset, Target(channel.config, self._open(sealed))
-        except PublishError as error:
-            await self._failed(claimed, error, 0.0)
-            return None
-
-    async def _tenant_room(
-        self, session: AsyncSession, job_id: uuid.UUID, priority: str, now: datetime
-    ) -> None:
-        running = await job_store.tenant_running(session, job_id, now)
-        cap = self.settings.tenant_concurrency
-        if running is not None and not has_room(running, cap, priority):
-            raise TenantBusy(job_id)
-
-    async def _admit(self, session: AsyncSession, ready: Claimable) -> float | None:
-        """None when the channel's limit admits the call now; else the wait (slot reserved)."""
-        adapter = self.adapters.get(ready.platform)
-        if adapter is None:
-            return None  # the attempt fails as unknown_platform; no limit to honour
-        channel = await session.get_one(Channel, ready.channel_id)
-        limit = effective_rate_limit(adapter.info, channel.config)
-        decision, at = await rate_limit_store.admit_request(
-            session, f"channel:{ready.channel_id}", limit, ready.rate_slot_at
-        )
-        if decision.allowed:
-            return None
-        if decision.slot is not None and decision.slot != ready.rate_slot_at:
-            await job_store.reserve_rate_slot(session, ready.job_id, decision.slot)
-        return decision.wait_s(at)
 
     async def _call(
         self, adapter: PlatformAdapter, claimed: Claim, target: Target, content: Content
@@ -269,12 +206,6 @@ class Executor:
         await self.runtime.relay.send(rows)
         if status is JobStatus.RETRYING:
             raise RetryLater(decision.delay_s, f"retry {error.code}")
-
-    def _refused(self, job_id: uuid.UUID, refusal: Refusal) -> None:
-        metrics.CLAIMS_REFUSED.labels(refusal.reason).inc()
-        log.info("publish.claim_refused", job_id=str(job_id), reason=refusal.reason)
-        if refusal.delay_s is not None:
-            raise RetryLater(refusal.delay_s, refusal.reason)
 
     def _observe(self, claimed: Claim, outcome: str, status: JobStatus | None) -> None:
         metrics.ATTEMPTS.labels(claimed.platform, outcome).inc()

@@ -12,6 +12,7 @@ from herald.common.settings import load_settings
 from herald.common.streams import PUBLISHER_REQUESTS
 from herald.publisher.adapters.platforms.base import PlatformAdapter
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
+from herald.publisher.claims import Claims
 from herald.publisher.execution import Executor
 from herald.publisher.gate import PriorityGate
 from herald.publisher.handlers import build_router
@@ -26,7 +27,8 @@ async def run(settings: PublisherSettings) -> None:
             "sandbox": SandboxAdapter(settings.sandbox_url, client),
         }
         box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
-        executor = Executor(runtime, settings, adapters, box)
+        claims = Claims(runtime, settings, adapters)
+        executor = Executor(runtime, settings, adapters, box, claims)
         gate = PriorityGate(settings.concurrency, settings.priority_max_wait_s)
         router = build_router(settings, executor, gate)
         await serve_worker(runtime, [router], list(PUBLISHER_REQUESTS.values()))

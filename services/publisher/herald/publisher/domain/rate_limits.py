@@ -14,15 +14,6 @@ from datetime import datetime, timedelta
 
 from herald.common.platforms import RateLimit
 
-
-class RateLimited(Exception):
-    """No slot now: come back in ``wait_s``; the job is not claimed and no attempt is used."""
-
-    def __init__(self, platform: str, wait_s: float):
-        super().__init__(f"{platform}: next slot in {wait_s:.2f}s")
-        self.platform, self.wait_s = platform, wait_s
-
-
 SAFETY = 1.05
 """Herald spaces calls 5 % wider than a limit allows, so that jitter between admitting a call
 and the platform receiving it never tips a sliding window over the limit."""

@@ -1,0 +1,101 @@
+"""Taking a publish job: claimability, tenant fairness, rate-limit admission, then the claim.
+
+All in one transaction. A job that must wait (its tenant at its cap, no rate slot yet) is not
+claimed and uses no attempt; a rate-limit wait reserves its slot, committed with nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.common.credentials import Sealed
+from herald.common.db.models import Asset, Channel
+from herald.common.errors import RetryLater
+from herald.common.platforms import effective_rate_limit
+from herald.common.runtime import Runtime
+from herald.publisher import metrics
+from herald.publisher.adapters import job_store, rate_limit_store
+from herald.publisher.adapters.job_store import Claim, Claimable
+from herald.publisher.adapters.platforms.base import PlatformAdapter
+from herald.publisher.domain.claims import Refusal
+from herald.publisher.domain.fairness import TenantBusy, busy_delay, has_room
+from herald.publisher.settings import PublisherSettings
+
+log = structlog.get_logger(__name__)
+
+Taken = tuple[Claim, Asset, Channel, Sealed | None]
+
+
+@dataclass
+class Claims:
+    runtime: Runtime
+    settings: PublisherSettings
+    adapters: dict[str, PlatformAdapter]
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def take(self, job_id: uuid.UUID, priority: str, delivered: int) -> Taken | None:
+        """The claimed job and what it publishes, None when there is nothing to do, or
+        ``RetryLater`` when the request must come back."""
+        now = datetime.now(UTC)
+        try:
+            async with self.runtime.db.transaction() as session:
+                ready = await job_store.lock_claimable(session, job_id, now)
+                if isinstance(ready, Refusal):  # finished or leased: settled before fairness
+                    self._refused(job_id, ready)
+                    return None
+                if self.settings.tenant_concurrency:
+                    await self._tenant_room(session, job_id, priority, now)
+                wait_s = await self._admit(session, ready)
+                if wait_s is None:
+                    return await self._claim(session, job_id, now)
+        except TenantBusy:
+            metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
+            raise RetryLater(busy_delay(priority, self.rng, delivered), "tenant_busy") from None
+        metrics.RATE_LIMIT_WAITS.labels(ready.platform).inc()
+        raise RetryLater(wait_s, "rate_limited")
+
+    async def _claim(self, session: AsyncSession, job_id: uuid.UUID, now: datetime) -> Taken | None:
+        claimed = await job_store.claim(
+            session, job_id, self.runtime.instance_id, self.settings.lease_s, now
+        )
+        if isinstance(claimed, Refusal):  # cannot happen: the row is locked and was claimable
+            self._refused(job_id, claimed)
+            return None
+        asset, channel, sealed = await job_store.load_target(session, claimed)
+        return claimed, asset, channel, sealed
+
+    async def _tenant_room(
+        self, session: AsyncSession, job_id: uuid.UUID, priority: str, now: datetime
+    ) -> None:
+        running = await job_store.tenant_running(session, job_id, now)
+        cap = self.settings.tenant_concurrency
+        if running is not None and not has_room(running, cap, priority):
+            raise TenantBusy(job_id)
+
+    async def _admit(self, session: AsyncSession, ready: Claimable) -> float | None:
+        """None when the channel's limit admits the call now; else the wait (slot reserved)."""
+        adapter = self.adapters.get(ready.platform)
+        if adapter is None:
+            return None  # the attempt fails as unknown_platform; no limit to honour
+        channel = await session.get_one(Channel, ready.channel_id)
+        limit = effective_rate_limit(adapter.info, channel.config)
+        decision, at = await rate_limit_store.admit_request(
+            session, f"channel:{ready.channel_id}", limit, ready.rate_slot_at
+        )
+        if decision.allowed:
+            return None
+        if decision.slot is not None and decision.slot != ready.rate_slot_at:
+            await job_store.reserve_rate_slot(session, ready.job_id, decision.slot)
+        return decision.wait_s(at)
+
+    def _refused(self, job_id: uuid.UUID, refusal: Refusal) -> None:
+        metrics.CLAIMS_REFUSED.labels(refusal.reason).inc()
+        log.info("publish.claim_refused", job_id=str(job_id), reason=refusal.reason)
+        if refusal.delay_s is not None:
+            raise RetryLater(refusal.delay_s, refusal.reason)
