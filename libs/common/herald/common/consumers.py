@@ -90,7 +90,7 @@ def subscribe(
     settings: HeraldSettings,
     *,
     workers: int = 1,
-    fetch_batch: int = 10,
+    fetch_batch: int = 1,
 ) -> Callable[[Callable[[NatsMessage], Awaitable[None]]], object]:
     """Register a handler on ``spec``'s durable pull consumer with explicit, manual acks.
 

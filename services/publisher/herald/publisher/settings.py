@@ -12,7 +12,11 @@ class PublisherSettings(HeraldSettings):
     http_port: int = Field(8081, ge=0, le=65535)
     lease_s: float = Field(60, gt=0, description="how long a claimed job stays ours")
     concurrency: int = Field(16, ge=1, description="jobs executed at once per process")
-    fetch_batch: int = Field(16, ge=1)
+    fetch_batch: int = Field(
+        1, ge=1,
+        description="messages per pull; nats-py holds a partly filled batch until the pull "
+        "times out, so batches above 1 trade latency (up to 1 s) for fewer round trips",
+    )
     tenant_concurrency: int = Field(
         10, ge=0, description="jobs of one tenant in flight across all publishers (0: no cap)"
     )
