@@ -138,3 +138,22 @@ async def test_a_handler_bug_is_redelivered_but_bad_data_is_terminated(
         info = await js.consumer_info(SYSTEM.name, spec.durable)
     assert seen.count("bad") == 1, "data that does not match its schema is terminated"
     assert info.num_ack_pending == 0
+
+
+async def test_a_long_wait_is_left_to_the_database_not_kept_in_jetstream(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    calls: list[float] = []
+
+    async def far_future(envelope: Envelope, message: object) -> None:
+        calls.append(time.monotonic())
+        raise RetryLater(3600, "rate_limited")  # e.g. the channel's next slot is in an hour
+
+    async with _run(nats_url, settings, spec, far_future):
+        await js.publish(subject, _envelope())
+        await _wait_for(lambda: len(calls) == 1)
+        await asyncio.sleep(0.5)
+        info = await js.consumer_info(SYSTEM.name, spec.durable)
+    assert info.num_ack_pending == 0, "acked: nothing held in JetStream for an hour"
+    assert info.num_redelivered == 0

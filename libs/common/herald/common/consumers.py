@@ -35,14 +35,22 @@ def redelivery_delay(delivered: int, *, base_s: float = 0.5, cap_s: float = 30.0
     return float(min(cap_s, base_s * 2 ** min(max(0, delivered - 1), 64)))
 
 
-def settled(consumer: str) -> Callable[[Handler], Callable[[NatsMessage], Awaitable[None]]]:
+MAX_NAK_DELAY_S = 300.0
+"""Longer waits are not kept in JetStream (they would hold MaxAckPending for their whole
+length): the message is acked, and the database's due time brings the work back through the
+recovery sweeps. Every ``RetryLater`` in Herald has such a due time behind it."""
+
+
+def settled(
+    consumer: str, max_nak_delay_s: float = MAX_NAK_DELAY_S
+) -> Callable[[Handler], Callable[[NatsMessage], Awaitable[None]]]:
     """Wrap ``handler(envelope, message)`` so its outcome settles the JetStream message."""
 
     def decorate(handler: Handler) -> Callable[[NatsMessage], Awaitable[None]]:
         # No functools.wraps: FastStream reads the signature, and it must see only ``message``.
         async def run(message: NatsMessage) -> None:
             started = time.perf_counter()
-            outcome = await _settle(consumer, handler, message)
+            outcome = await _settle(consumer, handler, message, max_nak_delay_s)
             HANDLED.labels(consumer, outcome).inc()
             HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
 
@@ -61,7 +69,9 @@ async def _poison(consumer: str, message: NatsMessage, error: Exception) -> str:
     return "poison"
 
 
-async def _settle(consumer: str, handler: Handler, message: NatsMessage) -> str:
+async def _settle(
+    consumer: str, handler: Handler, message: NatsMessage, max_nak_delay_s: float
+) -> str:
     try:
         envelope = Envelope.model_validate_json(message.body)
     except ValidationError as error:  # only the envelope: a handler's own bug is not poison
@@ -69,6 +79,15 @@ async def _settle(consumer: str, handler: Handler, message: NatsMessage) -> str:
     try:
         await handler(envelope, message)
     except RetryLater as retry:
+        if retry.delay_s > max_nak_delay_s:
+            log.info(
+                "message.deferred_to_database",
+                consumer=consumer,
+                reason=retry.reason,
+                delay_s=round(retry.delay_s, 1),
+            )
+            await message.ack()
+            return "deferred"
         await message.nack(delay=retry.delay_s)
         return "retry"
     except (PoisonMessage, UnknownSchemaError) as error:

@@ -8,7 +8,11 @@ class HeraldError(Exception):
 
 
 class RetryLater(HeraldError):
-    """Put the message back and deliver it again after ``delay_s``; not a failure."""
+    """Put the message back and deliver it again after ``delay_s``; not a failure.
+
+    Raise it only where the database also records when the work is due (``next_attempt_at``,
+    a lease, a reserved rate slot): waits longer than ``consumers.MAX_NAK_DELAY_S`` are acked
+    and left to the recovery sweeps."""
 
     def __init__(self, delay_s: float, reason: str):
         super().__init__(reason)

@@ -13,7 +13,8 @@ class PublisherSettings(HeraldSettings):
     lease_s: float = Field(60, gt=0, description="how long a claimed job stays ours")
     concurrency: int = Field(16, ge=1, description="jobs executed at once per process")
     fetch_batch: int = Field(
-        1, ge=1,
+        1,
+        ge=1,
         description="messages per pull; nats-py holds a partly filled batch until the pull "
         "times out, so batches above 1 trade latency (up to 1 s) for fewer round trips",
     )
