@@ -32,6 +32,9 @@ def infra_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="herald-test-", dir=tempfile.gettempdir()))
     path.chmod(0o755)
     yield path
+    if os.environ.get("HERALD_KEEP_TEST_DIR"):  # keep the fleets' logs for a post-mortem
+        print(f"\ntest infrastructure and logs kept in {path}")
+        return
     shutil.rmtree(path, ignore_errors=True)
 
 

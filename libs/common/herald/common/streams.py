@@ -31,7 +31,15 @@ PUBLISH = StreamSpec("PUBLISH", ("herald.publish.>",), "publish commands and out
 ALERTS = StreamSpec("ALERTS", ("herald.alerts.>",), "alert lifecycle events")
 SYSTEM = StreamSpec("SYSTEM", ("herald.system.>",), "service and infrastructure events")
 JOBS = StreamSpec("JOBS", ("herald.jobs.>",), "user commands on jobs: cancel, retry")
-STREAMS = (ASSETS, PUBLISH, JOBS, ALERTS, SYSTEM)
+DEAD_LETTERS = StreamSpec(
+    "DEAD_LETTERS",
+    (
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>",
+        "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>",
+    ),
+    "JetStream's advisories of messages that exhausted MaxDeliver or were terminated",
+)
+STREAMS = (ASSETS, PUBLISH, JOBS, ALERTS, SYSTEM, DEAD_LETTERS)
 
 
 @dataclass(frozen=True)
@@ -101,3 +109,9 @@ async def ensure_consumers(
     for spec in specs:
         await js.add_consumer(spec.stream.name, consumer_config(spec, settings))
         log.info("consumer.ready", stream=spec.stream.name, consumer=spec.durable)
+
+
+RECOVERY_DEAD_LETTERS = ConsumerSpec(
+    "recovery-dead-letters", DEAD_LETTERS, "$JS.EVENT.ADVISORY.CONSUMER.>"
+)
+"""The recovery service turns every dead-lettered message into a failed job and an alert."""

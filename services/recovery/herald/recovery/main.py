@@ -9,6 +9,8 @@ import structlog
 from herald.common.pacing import sleep_unless_stopped
 from herald.common.runtime import Runtime, build_runtime, serve_worker
 from herald.common.settings import load_settings
+from herald.common.streams import RECOVERY_DEAD_LETTERS
+from herald.recovery.handlers import build_router
 from herald.recovery.settings import RecoverySettings
 from herald.recovery.sweeps import drain_outbox, sweep_jobs
 
@@ -31,7 +33,13 @@ async def run(settings: RecoverySettings) -> None:
             except Exception as error:  # a failed sweep is retried on the next tick
                 log.warning("recovery.sweep_failed", error=str(error))
 
-    await serve_worker(runtime, [], loops=[sweeps], on_start=startup_sweep)
+    await serve_worker(
+        runtime,
+        [build_router(runtime, settings)],
+        [RECOVERY_DEAD_LETTERS],
+        loops=[sweeps],
+        on_start=startup_sweep,
+    )
 
 
 def main() -> None:
