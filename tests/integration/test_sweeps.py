@@ -12,7 +12,7 @@ from sqlalchemy import update
 from herald.common.db.engine import Database
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import JobStatus
-from herald.common.events import Envelope, PublishFailed
+from herald.common.events import Envelope, JobRecovered, PublishFailed
 from herald.common.outbox import OutboxRelay
 from herald.recovery.adapters import job_sweeps
 from herald.recovery.adapters.job_sweeps import Stranded
@@ -159,3 +159,20 @@ async def test_a_missed_slot_is_reported_as_a_final_failure(
     failures = [e.payload(PublishFailed) for e in mine if e.subject_id == job_rows.job_id]
     assert len(failures) == 1
     assert (failures[0].error_code, failures[0].final) == ("missed_slot", True)
+
+
+async def test_a_recovered_job_is_announced_and_requested(db: Database, job_rows: JobRows) -> None:
+    sent: list[tuple[str, bytes]] = []
+
+    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        sent.append((subject, payload))
+
+    now = datetime.now(UTC)
+    await _set(db, job_rows, status=JobStatus.QUEUED, requested_at=now - timedelta(minutes=5))
+    await sweep_jobs(db, OutboxRelay(db, publish), POLICY)
+    mine = [(s, Envelope.model_validate_json(p)) for s, p in sent]
+    mine = [(s, e) for s, e in mine if e.subject_id == job_rows.job_id]
+    subjects = sorted(s for s, _ in mine)
+    assert subjects == ["herald.jobs.recovered", "herald.publish.requested.normal"]
+    [notice] = [e.payload(JobRecovered) for s, e in mine if s == JobRecovered.subject]
+    assert notice.reason == "queued_stale"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
-from herald.common.events import Envelope, PublishFailed, PublishRequested
+from herald.common.events import Envelope, JobRecovered, PublishFailed, PublishRequested
 from herald.common.outbox import OutboxRelay, stage
 from herald.recovery.adapters import job_sweeps
 from herald.recovery.adapters.job_sweeps import Stranded
@@ -48,11 +48,28 @@ async def sweep_jobs(db: Database, relay: OutboxRelay, policy: SweepPolicy) -> l
 def stage_requests(
     session: AsyncSession, found: list[Stranded], now: datetime
 ) -> list[OutboxMessage]:
-    """The event each swept job needs: a publish request, or the failure of a missed slot."""
-    return [
-        _missed(session, job, now) if job.reason == "missed" else _request(session, job, now)
-        for job in found
-    ]
+    """The events each swept job needs: ``job.recovered`` and a publish request, or the final
+    failure of a missed slot."""
+    rows = []
+    for job in found:
+        if job.reason == "missed":
+            rows.append(_missed(session, job, now))
+            continue
+        notice = JobRecovered(job_id=job.job_id, asset_id=job.asset_id, reason=job.reason)
+        rows.append(
+            stage(
+                session,
+                notice,
+                Envelope.wrap(
+                    notice,
+                    tenant_id=job.tenant_id,
+                    subject_id=job.job_id,
+                    now=now,
+                ),
+            )
+        )
+        rows.append(_request(session, job, now))
+    return rows
 
 
 def _request(session: AsyncSession, job: Stranded, now: datetime) -> OutboxMessage:

@@ -2,7 +2,7 @@
 
 from herald.common.events.assets import AssetApproved
 from herald.common.events.envelope import Envelope, Event, UnknownSchemaError
-from herald.common.events.jobs import JobCancelled, JobRetryRequested
+from herald.common.events.jobs import JobCancelled, JobRecovered, JobRetryRequested
 from herald.common.events.publish import PublishFailed, PublishRequested, PublishSucceeded
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Envelope",
     "Event",
     "JobCancelled",
+    "JobRecovered",
     "JobRetryRequested",
     "PublishFailed",
     "PublishRequested",

@@ -28,3 +28,17 @@ class JobRetryRequested(Event):
     job_id: uuid.UUID
     asset_id: uuid.UUID
     previous_status: str
+
+
+class JobRecovered(Event):
+    """The recovery service found the job stranded and set it going again.
+
+    ``reason``: scheduled_due, queued_stale, retry_overdue, lease_expired or uncertain.
+    """
+
+    type: ClassVar[str] = "job.recovered"
+    subject: ClassVar[str] = "herald.jobs.recovered"
+
+    job_id: uuid.UUID
+    asset_id: uuid.UUID
+    reason: str
