@@ -125,6 +125,9 @@ def test_make_run_walkthrough_then_ctrl_c_stops_everything(home: Path) -> None:
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-3000:]
     assert "stopped" in output.splitlines()[-1]
+    sync_lines = [line for line in output.splitlines() if "jetstream.sync" in line]
+    assert len(sync_lines) == 4, "every service logs JetStream's fsync setting at start-up"
+    assert all("sync_always=True" in line for line in sync_lines)
     marker = f"HERALD_DEV_API_PORT={env['HERALD_DEV_API_PORT']}"
     assert _left_running(marker, home) == [], "nothing may be left running"
 

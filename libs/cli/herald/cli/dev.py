@@ -127,7 +127,9 @@ def run_dev(home: Path) -> None:
         say("migrations applied")
         token = operator_token(home)
         fleet = Fleet(
-            service_specs(ports), print_line, shared_env(ports, database_url, nats.url, token)
+            service_specs(ports),
+            print_line,
+            shared_env(ports, database_url, nats.url, token, nats.monitor_url),
         )
         fleet.start()
         fleet.wait_ready(timeout=90)

@@ -69,7 +69,11 @@ def service_specs(ports: Ports) -> list[ServiceSpec]:
 
 
 def shared_env(
-    ports: Ports, database_url: str, nats_url: str, operator_token: str
+    ports: Ports,
+    database_url: str,
+    nats_url: str,
+    operator_token: str,
+    nats_monitor_url: str = "",
 ) -> dict[str, str]:
     """Settings every service of the installation receives."""
     return {
@@ -77,4 +81,5 @@ def shared_env(
         "HERALD_NATS_URL": nats_url,
         "HERALD_SANDBOX_URL": f"http://127.0.0.1:{ports.sandbox}",
         "HERALD_OPERATOR_TOKEN": operator_token,
+        "HERALD_NATS_MONITOR_URL": nats_monitor_url,
     }

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 
 from herald.common.db.engine import Database
 from herald.common.heartbeat import run_heartbeat
+from herald.common.jetstream_sync import log_sync_setting
 from herald.common.logs import configure_logging
 from herald.common.ops import http_server, ops_app
 from herald.common.outbox import OutboxRelay
@@ -106,6 +107,7 @@ async def serve_worker(
     runtime.js = client.jetstream()
     await ensure_streams(runtime.js, settings)
     await ensure_consumers(runtime.js, settings, consumers)
+    await log_sync_setting(settings.nats_monitor_url)
     if on_start is not None:
         await on_start(runtime)
     await broker.start()

@@ -30,6 +30,9 @@ class HeraldSettings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1)
     nats_url: str = Field("nats://127.0.0.1:4222", description="comma-separated NATS server URLs")
+    nats_monitor_url: str = Field(
+        "", description="nats-server monitoring URL, to log JetStream's fsync setting"
+    )
     stream_replicas: int = Field(1, ge=1, le=5)
     stream_max_age_s: float = Field(7 * 24 * 3600, gt=0)
     stream_duplicate_window_s: float = Field(120, gt=0)

@@ -20,6 +20,7 @@ from herald.api.state import AppState
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
 from herald.common.heartbeat import run_heartbeat
+from herald.common.jetstream_sync import log_sync_setting
 from herald.common.logs import configure_logging
 from herald.common.ops import ops_router
 from herald.common.outbox import OutboxRelay
@@ -56,6 +57,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             )
         )
         await ensure_streams(connection[0].jetstream(), settings)
+        await log_sync_setting(settings.nats_monitor_url)
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(relay.run(stop, settings.outbox_poll_interval_s)),
