@@ -87,6 +87,9 @@ PUBLISHER_REQUESTS = {
 }
 """One durable consumer per priority class; the publisher admits them by priority."""
 ALERTER_PUBLISH_FAILED = ConsumerSpec("alerter-publish-failed", PUBLISH, "herald.publish.failed")
+ALERTER_PUBLISH_SUCCEEDED = ConsumerSpec(
+    "alerter-publish-succeeded", PUBLISH, "herald.publish.succeeded"
+)
 
 
 def consumer_config(spec: ConsumerSpec, settings: HeraldSettings) -> ConsumerConfig:

@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 
 from herald.api import problems
 from herald.api.middleware import limit_body, observe
-from herald.api.routes import assets, channels, jobs, platforms, tenants
+from herald.api.routes import alerts, assets, channels, jobs, platforms, tenants
 from herald.api.settings import ApiSettings
 from herald.api.state import AppState
 from herald.common.credentials import CredentialBox
@@ -79,7 +79,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     problems.install(app)
     app.middleware("http")(limit_body(settings.max_body_bytes))
     app.middleware("http")(observe)
-    for module in (tenants, channels, assets, jobs, platforms):
+    for module in (tenants, channels, assets, jobs, platforms, alerts):
         app.include_router(module.router)
     app.include_router(ops_router({"database": db.ping, "nats": nats_ping}))
     return app

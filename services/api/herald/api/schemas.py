@@ -157,3 +157,26 @@ class RedriveIn(BaseModel):
 class RedriveOut(BaseModel):
     requeued: int
     job_ids: list[uuid.UUID]
+
+
+class AlertOut(BaseModel):
+    id: uuid.UUID
+    severity: str
+    category: str
+    source: str
+    dedup_key: str
+    message: str
+    details: dict[str, Any]
+    channel_id: uuid.UUID | None
+    platform: str | None
+    occurrences: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    status: str
+    resolution: str | None
+    resolved_at: datetime | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: uuid.UUID | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,3 +53,18 @@ async def upsert(
     ).returning(Alert.id, Alert.occurrences)
     row = (await session.execute(upsert_statement)).one()
     return row.id, row.occurrences
+
+
+async def resolve(
+    session: AsyncSession, *, tenant_id: uuid.UUID | None, dedup_key: str, now: datetime
+) -> uuid.UUID | None:
+    """Resolve the open alert of ``dedup_key`` automatically; its id, or None if none was open."""
+    result = await session.execute(
+        update(Alert)
+        .where(
+            Alert.tenant_id == tenant_id, Alert.dedup_key == dedup_key, Alert.status != "resolved"
+        )
+        .values(status="resolved", resolution="auto", resolved_at=now)
+        .returning(Alert.id)
+    )
+    return result.scalar_one_or_none()

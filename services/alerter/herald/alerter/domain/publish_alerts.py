@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from herald.common.events import PublishFailed
@@ -16,13 +17,18 @@ class AlertDraft:
     details: dict[str, object]
 
 
+def failure_key(channel_id: uuid.UUID) -> str:
+    """One open failure alert per channel; a success on the channel resolves it."""
+    return f"publish_failed:{channel_id}"
+
+
 def alert_for_failure(failure: PublishFailed) -> AlertDraft:
     """One open alert per channel: a final failure is an error, a retried one a warning."""
     what = "gave up publishing" if failure.final else "a publish attempt failed"
     return AlertDraft(
         severity="error" if failure.final else "warning",
         category="publish_failed",
-        dedup_key=f"publish_failed:{failure.channel_id}",
+        dedup_key=failure_key(failure.channel_id),
         message=f"{failure.platform}: {what} ({failure.error_code})",
         details={
             "job_id": str(failure.job_id),
