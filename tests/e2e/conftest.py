@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,6 +17,8 @@ from herald.cli.fleet import Fleet, ServiceSpec
 from herald.cli.infra.ports import free_port
 from herald.cli.installation import Ports, service_specs, shared_env
 from herald.common.db.engine import Database
+from herald.common.db.models import PublishJob
+from herald.common.domain.job_states import JobStatus
 from tests.conftest import fresh_database
 
 OPERATOR_TOKEN = "e2e-operator-token"
@@ -134,3 +138,21 @@ async def eventually(
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"not reached within {timeout}s (last: {last!r})")
+
+
+async def insert_queued_job(
+    db: Database, tenant: Tenant, asset_id: str, channel: str, requested_at: datetime
+) -> PublishJob:
+    """A queued job written straight to the database, as if its request were lost or pending."""
+    async with db.transaction() as session:
+        job = PublishJob(
+            tenant_id=uuid.UUID(tenant.id),
+            asset_id=uuid.UUID(asset_id),
+            channel_id=uuid.UUID(channel),
+            platform="sandbox",
+            status=JobStatus.QUEUED,
+            queued_at=requested_at,
+            requested_at=requested_at,
+        )
+        session.add(job)
+    return job

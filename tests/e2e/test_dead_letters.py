@@ -10,10 +10,9 @@ import nats
 from sqlalchemy import select
 
 from herald.common.db.engine import Database
-from herald.common.db.models import Alert, PublishJob
-from herald.common.domain.job_states import JobStatus
+from herald.common.db.models import Alert
 from herald.common.events import Envelope, PublishRequested
-from tests.e2e.conftest import System, Tenant, eventually, make_channel
+from tests.e2e.conftest import System, Tenant, eventually, insert_queued_job, make_channel
 
 
 async def _dead_letters(system: System, event: str) -> float:
@@ -33,17 +32,8 @@ async def test_a_request_of_an_unknown_schema_fails_its_job_and_raises_an_alert(
         json={"title": "t", "body": "b", "channel_ids": [channel]},
     )
     now = datetime.now(UTC)
-    async with e2e_db.transaction() as session:  # as if approved, its request still to come
-        job = PublishJob(
-            tenant_id=uuid.UUID(tenant.id),
-            asset_id=uuid.UUID(asset.json()["id"]),
-            channel_id=uuid.UUID(channel),
-            platform="sandbox",
-            status=JobStatus.QUEUED,
-            queued_at=now,
-            requested_at=now,
-        )
-        session.add(job)
+    # as if approved, its request still to come
+    job = await insert_queued_job(e2e_db, tenant, asset.json()["id"], channel, now)
     command = PublishRequested(job_id=job.id)
     envelope = Envelope.wrap(command, tenant_id=uuid.UUID(tenant.id), subject_id=job.id, now=now)
     future = envelope.model_copy(update={"schema_version": 99})  # written by a newer Herald

@@ -12,9 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from herald.common.db.engine import Database
-from herald.common.db.models import PublishJob
-from herald.common.domain.job_states import JobStatus
-from tests.e2e.conftest import System, Tenant, eventually, make_channel
+from tests.e2e.conftest import System, Tenant, eventually, insert_queued_job, make_channel
 
 
 async def _approved_job(
@@ -132,14 +130,7 @@ def _herald(system: System, *args: str) -> subprocess.CompletedProcess[str]:
 async def test_bulk_redrive_from_the_cli(
     api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, system: System
 ) -> None:
-    account = f"redrive-{uuid.uuid4().hex[:6]}"
-    channel = await make_channel(api, tenant, account)
-    await sandbox.post(
-        "/faults", json={"account": account, "responses": [{"status": 400}, {"status": 400}]}
-    )
-    jobs = [await _approved_job(api, tenant, channel) for _ in range(2)]
-    for job in jobs:
-        await _status_is(api, tenant, job["id"], "failed")
+    account, _channel, jobs = await _two_failed_jobs(api, sandbox, tenant, "redrive")
 
     dry = await asyncio.to_thread(
         _herald, system, "jobs", "redrive", "--tenant", tenant.id, "--dry-run"
@@ -201,17 +192,7 @@ async def test_herald_recover_shows_then_heals_a_stranded_job(
             json={"title": "t", "body": "b", "channel_ids": [channel]},
         )
         long_ago = datetime.now(UTC) - timedelta(minutes=5)
-        async with e2e_db.transaction() as session:
-            job = PublishJob(
-                tenant_id=uuid.UUID(tenant.id),
-                asset_id=uuid.UUID(asset.json()["id"]),
-                channel_id=uuid.UUID(channel),
-                platform="sandbox",
-                status=JobStatus.QUEUED,
-                queued_at=long_ago,
-                requested_at=long_ago,
-            )
-            session.add(job)
+        job = await insert_queued_job(e2e_db, tenant, asset.json()["id"], channel, long_ago)
 
         dry = await asyncio.to_thread(_herald, system, "recover", "--dry-run")
         assert dry.returncode == 0, dry.stderr
@@ -233,14 +214,7 @@ async def test_herald_recover_shows_then_heals_a_stranded_job(
 async def test_bulk_redrive_through_the_api_is_scoped_to_the_tenant(
     api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    account = f"api-redrive-{uuid.uuid4().hex[:6]}"
-    channel = await make_channel(api, tenant, account)
-    await sandbox.post(
-        "/faults", json={"account": account, "responses": [{"status": 400}, {"status": 400}]}
-    )
-    jobs = [await _approved_job(api, tenant, channel) for _ in range(2)]
-    for job in jobs:
-        await _status_is(api, tenant, job["id"], "failed")
+    _account, channel, jobs = await _two_failed_jobs(api, sandbox, tenant, "api-redrive")
     response = await api.post(
         "/v1/jobs/redrive", headers=tenant.auth, json={"status": "failed", "channel_id": channel}
     )
@@ -271,3 +245,18 @@ async def test_exhausted_attempts_dead_letter_the_job(
     assert isinstance(attempts, list)
     assert [a["http_status"] for a in attempts] == [503] * 5, "five attempts, then the dead letter"
     assert (await sandbox.get("/posts", params={"account": account})).json() == []
+
+
+async def _two_failed_jobs(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, prefix: str
+) -> tuple[str, str, list[dict[str, str]]]:
+    """A channel whose platform refuses the next two posts, and the two dead-lettered jobs."""
+    account = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    await sandbox.post(
+        "/faults", json={"account": account, "responses": [{"status": 400}, {"status": 400}]}
+    )
+    jobs = [await _approved_job(api, tenant, channel) for _ in range(2)]
+    for job in jobs:
+        await _status_is(api, tenant, job["id"], "failed")
+    return account, channel, jobs
