@@ -104,6 +104,13 @@ def test_truncated_ciphertext_refuses() -> None:
         box.open(replace(sealed, ciphertext=sealed.ciphertext[:-1]))
 
 
+@pytest.mark.parametrize("length", [0, 1, NONCE_BYTES, NONCE_BYTES + 15])
+def test_a_ciphertext_too_short_to_hold_nonce_and_tag_refuses(length: int) -> None:
+    box = CredentialBox({"old": OLD_KEY}, "old")
+    with pytest.raises(CredentialKeyError):
+        box.open(Sealed("old", b"x" * length))
+
+
 def test_relabelled_key_id_refuses() -> None:
     """The key id is authenticated data: a row cannot be moved to another key id."""
     box = CredentialBox({"a": OLD_KEY, "b": OLD_KEY}, "a")

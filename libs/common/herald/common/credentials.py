@@ -69,7 +69,7 @@ class CredentialBox:
         nonce, ciphertext = sealed.ciphertext[:NONCE_BYTES], sealed.ciphertext[NONCE_BYTES:]
         try:
             plaintext = aead.decrypt(nonce, ciphertext, sealed.key_id.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # tampered, or too short to hold a nonce and a tag
             raise CredentialKeyError(
                 f"credentials do not open with key {sealed.key_id!r}"
             ) from None

@@ -151,7 +151,10 @@ class PublishJob(Base):
 
 class PublishAttempt(Base):
     __tablename__ = "publish_attempts"
-    __table_args__ = (UniqueConstraint("job_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "number"),
+        Index("ix_publish_attempts_finished_at", "finished_at"),  # the alerter's failure rates
+    )
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("publish_jobs.id", ondelete="CASCADE"))
@@ -242,3 +245,107 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(20), server_default="active")
     resolution: Mapped[str | None] = mapped_column(String(10))
     resolved_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(
+        Integer, server_default="0", doc="how many times the severity was raised"
+    )
+    escalated_at: Mapped[datetime | None]
+    window_started_at: Mapped[datetime | None] = mapped_column(
+        doc="start of the de-duplication window whose repeats count toward escalation"
+    )
+    window_occurrences: Mapped[int] = mapped_column(Integer, server_default="0")
+    notification: Mapped[str | None] = mapped_column(
+        String(100), doc="the last notification decision: sent, silenced:<id>, inhibited:<id>"
+    )
+
+
+class Silence(Base):
+    """A tenant mutes notifications of matching alerts until ``ends_at`` (alerts still count)."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_tenant_ends", "tenant_id", "ends_at"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=False
+    )
+    dedup_key: Mapped[str | None] = mapped_column(String(300))
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    category: Mapped[str | None] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), doc="API key id")
+    created_at: Mapped[datetime] = _created()
+
+
+class WebhookEndpoint(Base):
+    """A tenant's notification endpoint: alert events are POSTed to it, Standard Webhooks signed."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(500), server_default="")
+    events: Mapped[list[str]] = mapped_column(
+        ARRAY(String(50)), server_default="{}", doc="event types sent; empty means all"
+    )
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary, doc="sealed whsec_ secret")
+    secret_key_id: Mapped[str] = mapped_column(String(64))
+    previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_key_id: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
+        doc="until then, deliveries carry a second signature made with the previous secret"
+    )
+    created_at: Mapped[datetime] = _created()
+    deleted_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint; ``id`` is the ``webhook-id``, the same on every try."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_type: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[bytes] = mapped_column(LargeBinary, doc="the exact body signed and sent")
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_http_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None]
+
+
+class WebhookDeliveryAttempt(Base):
+    """Every try of a delivery, with its outcome (the delivery log)."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20), doc="delivered | failed | refused")
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float | None]
+    worker: Mapped[str] = mapped_column(String(200))
