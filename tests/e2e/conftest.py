@@ -54,6 +54,8 @@ def system(infra_dir: Path, nats_url: str, postgres_admin_url: str) -> Iterator[
     env = {
         **shared_env(ports, database_url, nats_url, OPERATOR_TOKEN),
         "HERALD_PLATFORM_TIMEOUT_S": "3",
+        "HERALD_ALERT_RULES_INTERVAL_S": "0.5",  # platform alerts show up within a second
+        "HERALD_WEBHOOK_RETRY_SCHEDULE_S": "0.2,0.2,0.2,0.2,0.2",
     }
     fleet = Fleet(specs, sink, env)
     fleet.start()

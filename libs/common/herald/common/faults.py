@@ -22,6 +22,7 @@ POINTS = frozenset(
         "publisher.after_platform_call",  # the platform accepted the post; nothing recorded yet
         "api.after_commit",  # the approval committed; its events not relayed
         "relay.after_publish",  # JetStream has the events; the outbox rows not marked sent
+        "alerter.mid_notification",  # the webhook endpoint answered; the try not recorded yet
     }
 )
 

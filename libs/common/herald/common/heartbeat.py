@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import Gauge
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 
 from herald.common.db.engine import Database
@@ -48,7 +49,10 @@ async def run_heartbeat(
     interval_s: float,
     info: dict[str, Any] | None = None,
 ) -> None:
-    """Beat every ``interval_s`` until ``stop`` is set; a failed beat is logged and retried."""
+    """Beat every ``interval_s`` until ``stop`` is set; a failed beat is logged and retried.
+
+    A clean stop removes the row, so only an instance that died stays behind, stale, for the
+    alerter's heartbeat rule to report."""
     started_at = datetime.now(UTC)
     while not stop.is_set():
         try:
@@ -56,3 +60,17 @@ async def run_heartbeat(
         except Exception as error:  # the database may be down; the next beat will tell
             log.warning("heartbeat.failed", error=str(error))
         await sleep_unless_stopped(stop, interval_s)
+    try:
+        await goodbye(db, service, instance_id)
+    except Exception as error:  # the row goes stale and is reported, then forgotten
+        log.warning("heartbeat.goodbye_failed", error=str(error))
+
+
+async def goodbye(db: Database, service: str, instance_id: str) -> None:
+    """Remove this instance's heartbeat row: it stopped on purpose."""
+    async with db.transaction() as session:
+        await session.execute(
+            delete(ServiceHeartbeat).where(
+                ServiceHeartbeat.service == service, ServiceHeartbeat.instance_id == instance_id
+            )
+        )

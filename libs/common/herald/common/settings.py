@@ -52,6 +52,11 @@ class HeraldSettings(BaseSettings):
     outbox_grace_s: float = Field(
         2.0, ge=0, description="age before the background relay takes over an unsent row"
     )
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="let webhook endpoints target private, loopback and link-local addresses "
+        "(SSRF guard off: the local dev stack and the tests only)",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -90,6 +90,10 @@ ALERTER_PUBLISH_FAILED = ConsumerSpec("alerter-publish-failed", PUBLISH, "herald
 ALERTER_PUBLISH_SUCCEEDED = ConsumerSpec(
     "alerter-publish-succeeded", PUBLISH, "herald.publish.succeeded"
 )
+ALERTER_SYSTEM = ConsumerSpec("alerter-system", SYSTEM, "herald.system.>")
+"""channel.auth_failed and system.condition reports become alerts."""
+ALERTER_NOTIFY = ConsumerSpec("alerter-notify", ALERTS, "herald.alerts.>")
+"""alert.raised / escalated / resolved → deliveries to the tenant's webhook endpoints."""
 
 
 def consumer_config(spec: ConsumerSpec, settings: HeraldSettings) -> ConsumerConfig:

@@ -1,68 +1,119 @@
-"""publish.failed → one open alert per channel, counted, once per event (inbox);
-publish.succeeded on that channel → the alert resolves itself."""
+"""Occurrences → alerts: publish failures, auth failures and reported conditions raise or
+count an alert; a success on the channel resolves its alerts. Each event once (inbox)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import structlog
 from prometheus_client import Counter
 
 from herald.alerter.adapters import alert_store
-from herald.alerter.domain.publish_alerts import alert_for_failure, failure_key
+from herald.alerter.domain.occurrences import Change
+from herald.alerter.domain.policy import AlertPolicy
+from herald.alerter.domain.publish_alerts import (
+    AlertDraft,
+    alert_for_auth_failure,
+    alert_for_failure,
+    alert_for_report,
+    auth_key,
+    failure_key,
+)
 from herald.common.db.engine import Database
-from herald.common.events import Envelope, PublishFailed, PublishSucceeded
+from herald.common.events import (
+    ChannelAuthFailed,
+    ConditionReported,
+    Envelope,
+    PublishFailed,
+    PublishSucceeded,
+)
 from herald.common.inbox import first_delivery
+from herald.common.outbox import OutboxRelay
 
 log = structlog.get_logger(__name__)
 
-ALERTS_RECORDED = Counter(
-    "herald_alerts_recorded_total", "Alert occurrences stored", ["category", "severity"]
+ALERT_CHANGES = Counter(
+    "herald_alert_changes_total", "Alert occurrences by what they did", ["category", "change"]
+)
+REPEATS_ABSORBED = Counter(
+    "herald_alert_repeats_absorbed_total",
+    "Repeats counted on an open alert, not sent",
+    ["category"],
 )
 ALERTS_RESOLVED = Counter("herald_alerts_resolved_total", "Alerts resolved", ["resolution"])
 
 
-async def record_failure(db: Database, consumer: str, envelope: Envelope) -> None:
-    failure = envelope.payload(PublishFailed)
-    draft = alert_for_failure(failure)
-    async with db.transaction() as session:
-        if not await first_delivery(session, consumer, envelope.id):
-            return
-        alert_id, count = await alert_store.upsert(
-            session,
-            draft,
-            tenant_id=envelope.tenant_id,
-            channel_id=failure.channel_id,
-            platform=failure.platform,
-            now=datetime.now(UTC),
-        )
-    ALERTS_RECORDED.labels(draft.category, draft.severity).inc()
-    log.info(
-        "alert.recorded",
-        alert_id=str(alert_id),
-        occurrences=count,
-        dedup_key=draft.dedup_key,
-        severity=draft.severity,
-    )
+class Alerting:
+    """The alerter's use cases; handlers hand each event to one method."""
 
+    def __init__(self, db: Database, relay: OutboxRelay, policy: AlertPolicy):
+        self.db, self.relay, self.policy = db, relay, policy
 
-async def resolve_on_success(db: Database, consumer: str, envelope: Envelope) -> None:
-    """A post that went out on a channel resolves that channel's failure alert (``auto``)."""
-    success = envelope.payload(PublishSucceeded)
-    async with db.transaction() as session:
-        if not await first_delivery(session, consumer, envelope.id):
-            return
-        alert_id = await alert_store.resolve(
-            session,
-            tenant_id=envelope.tenant_id,
-            dedup_key=failure_key(success.channel_id),
-            now=datetime.now(UTC),
+    async def publish_failed(self, consumer: str, envelope: Envelope) -> None:
+        failure = envelope.payload(PublishFailed)
+        if failure.error_class == "auth" and not failure.final:
+            return  # the job is parked: channel.auth_failed raises the one alert that explains it
+        await self.occurrence(consumer, envelope, alert_for_failure(failure))
+
+    async def channel_auth_failed(self, consumer: str, envelope: Envelope) -> None:
+        draft = alert_for_auth_failure(envelope.payload(ChannelAuthFailed))
+        await self.occurrence(consumer, envelope, draft)
+
+    async def condition_reported(self, consumer: str, envelope: Envelope) -> None:
+        report = envelope.payload(ConditionReported)
+        if report.active:
+            await self.occurrence(consumer, envelope, alert_for_report(report, "system"))
+        else:
+            await self.resolve_keys(consumer, envelope, [report.key], "condition_cleared")
+
+    async def publish_succeeded(self, consumer: str, envelope: Envelope) -> None:
+        """A post that went out on a channel resolves that channel's alerts (``auto``)."""
+        channel = envelope.payload(PublishSucceeded).channel_id
+        await self.resolve_keys(
+            consumer, envelope, [failure_key(channel), auth_key(channel)], "succeeded"
         )
-    if alert_id is not None:
-        ALERTS_RESOLVED.labels("auto").inc()
+
+    async def occurrence(self, consumer: str, envelope: Envelope, draft: AlertDraft) -> None:
+        now = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            if not await first_delivery(session, consumer, envelope.id):
+                return
+            alert, occurrence, previous = await alert_store.record(
+                session, draft, tenant_id=envelope.tenant_id, now=now, policy=self.policy
+            )
+            rows = alert_store.stage_news(session, alert, occurrence, now, previous)
+            alert_id, severity, count = alert.id, alert.severity, alert.occurrences
+        ALERT_CHANGES.labels(draft.category, occurrence.change.value).inc()
+        if occurrence.change is Change.REPEATED:
+            REPEATS_ABSORBED.labels(draft.category).inc()
         log.info(
-            "alert.resolved",
+            f"alert.{occurrence.change.value}",
             alert_id=str(alert_id),
-            resolution="auto",
-            channel_id=str(success.channel_id),
+            dedup_key=draft.dedup_key,
+            severity=severity,
+            occurrences=count,
+            reason=occurrence.reason,
         )
+        await self.relay.send(rows)
+
+    async def resolve_keys(
+        self, consumer: str, envelope: Envelope, keys: list[str], reason: str
+    ) -> None:
+        now = datetime.now(UTC)
+        resolved: list[uuid.UUID] = []
+        async with self.db.transaction() as session:
+            if not await first_delivery(session, consumer, envelope.id):
+                return
+            rows = []
+            for key in keys:
+                alert = await alert_store.open_alert(session, envelope.tenant_id, key)
+                if alert is None:
+                    continue
+                alert_store.resolve(alert, "auto", now)
+                rows.append(alert_store.stage_resolved(session, alert, reason, now))
+                resolved.append(alert.id)
+        for alert_id in resolved:
+            ALERTS_RESOLVED.labels("auto").inc()
+            log.info("alert.resolved", alert_id=str(alert_id), resolution="auto", reason=reason)
+        await self.relay.send(rows)

@@ -1,22 +1,51 @@
-"""Wiring of the alerter: settings → runtime → routers."""
+"""Wiring of the alerter: settings → runtime → use cases → routers and loops."""
 
 from __future__ import annotations
 
 import asyncio
 
+import structlog
+
+from herald.alerter.deliveries import build_delivery_sender
+from herald.alerter.failures import Alerting
 from herald.alerter.handlers import build_router
+from herald.alerter.notifier import Notifier
 from herald.alerter.settings import AlerterSettings
-from herald.common.runtime import build_runtime, serve_worker
+from herald.alerter.threshold_rules import evaluate_once
+from herald.common.pacing import sleep_unless_stopped
+from herald.common.runtime import Runtime, build_runtime, serve_worker
 from herald.common.settings import load_settings
-from herald.common.streams import ALERTER_PUBLISH_FAILED, ALERTER_PUBLISH_SUCCEEDED
+from herald.common.streams import (
+    ALERTER_NOTIFY,
+    ALERTER_PUBLISH_FAILED,
+    ALERTER_PUBLISH_SUCCEEDED,
+    ALERTER_SYSTEM,
+)
+
+log = structlog.get_logger(__name__)
 
 
 async def run(settings: AlerterSettings) -> None:
     runtime = build_runtime(settings)
+    policy = settings.alert_policy()
+    alerting = Alerting(runtime.db, runtime.relay, policy)
+    sender = build_delivery_sender(runtime, settings)
+    notifier = Notifier(runtime.db, sender.wake)
+
+    async def rules(rt: Runtime) -> None:
+        while not await sleep_unless_stopped(rt.stop, settings.alert_rules_interval_s):
+            try:
+                await evaluate_once(
+                    rt.db, rt.relay, policy, settings.alert_heartbeat_forget_s, now=None
+                )
+            except Exception as error:  # evaluated again on the next tick; nothing is lost
+                log.warning("alert.rules_failed", error=repr(error))
+
     await serve_worker(
         runtime,
-        [build_router(runtime, settings)],
-        [ALERTER_PUBLISH_FAILED, ALERTER_PUBLISH_SUCCEEDED],
+        [build_router(alerting, notifier, settings)],
+        [ALERTER_PUBLISH_FAILED, ALERTER_PUBLISH_SUCCEEDED, ALERTER_SYSTEM, ALERTER_NOTIFY],
+        loops=[rules, sender.deliver_webhooks],
     )
 
 

@@ -14,7 +14,16 @@ from nats.aio.client import Client as NatsClient
 
 from herald.api import problems
 from herald.api.middleware import limit_body, observe
-from herald.api.routes import alerts, assets, channels, jobs, platforms, tenants
+from herald.api.routes import (
+    alerts,
+    assets,
+    channels,
+    jobs,
+    platforms,
+    silences,
+    tenants,
+    webhook_endpoints,
+)
 from herald.api.settings import ApiSettings
 from herald.api.state import AppState
 from herald.common.credentials import CredentialBox
@@ -79,8 +88,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
     problems.install(app)
     app.middleware("http")(limit_body(settings.max_body_bytes))
     app.middleware("http")(observe)
-    for module in (tenants, channels, assets, jobs, platforms, alerts):
+    for module in (
+        tenants,
+        channels,
+        assets,
+        jobs,
+        platforms,
+        alerts,
+        silences,
+        webhook_endpoints,
+    ):
         app.include_router(module.router)
+    app.include_router(alerts.system_router)
     app.include_router(ops_router({"database": db.ping, "nats": nats_ping}))
     return app
 

@@ -175,8 +175,128 @@ class AlertOut(BaseModel):
     status: str
     resolution: str | None
     resolved_at: datetime | None
+    acknowledged_at: datetime | None
+    escalation_level: int = Field(description="how many times the severity was raised")
+    notification: str | None = Field(
+        description="what became of the last change's notification: sent, silenced:<silence "
+        "id>, inhibited:<alert id> or no_tenant; null until the notifier has seen it"
+    )
 
 
 class AlertPage(BaseModel):
     items: list[AlertOut]
+    next_cursor: uuid.UUID | None
+
+
+class SilenceIn(BaseModel):
+    """Mute notifications of alerts matching every matcher given, until ``ends_at``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel_id": "0194f0c2-7c1e-7d4a-9a53-2f1f0e7d9b11",
+                    "reason": "lobby screen being replaced",
+                    "ends_at": "2030-01-01T09:00:00Z",
+                }
+            ]
+        },
+    )
+    reason: Text = Field(min_length=1, max_length=2000)
+    ends_at: datetime
+    starts_at: datetime | None = None
+    dedup_key: Text | None = Field(None, min_length=1, max_length=300)
+    channel_id: uuid.UUID | None = None
+    category: Text | None = Field(None, min_length=1, max_length=50)
+
+    @field_validator("ends_at", "starts_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a time zone (e.g. 2030-01-01T09:00:00Z)")
+        return value
+
+
+class SilenceOut(BaseModel):
+    id: uuid.UUID
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+    dedup_key: str | None
+    channel_id: uuid.UUID | None
+    category: str | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+    active: bool
+
+
+class SilencePage(BaseModel):
+    items: list[SilenceOut]
+    next_cursor: uuid.UUID | None
+
+
+# Webhook endpoints
+
+WebhookEventType = Literal["alert.raised", "alert.escalated", "alert.resolved", "webhook.test"]
+"""``herald.common.webhooks.EVENT_TYPES`` (a unit test keeps the two equal)."""
+
+
+class WebhookEndpointIn(BaseModel):
+    model_config = _STRICT
+    url: Text = Field(min_length=1, max_length=2000, description="http(s) URL the events go to")
+    events: list[WebhookEventType] = Field(
+        default_factory=list, max_length=10, description="event types sent; empty means all"
+    )
+    description: Text = Field("", max_length=500)
+
+
+class WebhookEndpointOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str
+    created_at: datetime
+    previous_secret_expires_at: datetime | None = Field(
+        None, description="until then a rotated-out secret signs too (a second signature)"
+    )
+
+
+class WebhookEndpointCreated(WebhookEndpointOut):
+    secret: str = Field(description="whsec_… signing secret; shown once")
+
+
+class WebhookSecretRotated(BaseModel):
+    id: uuid.UUID
+    secret: str = Field(description="the new whsec_… secret; shown once")
+    previous_secret_expires_at: datetime
+
+
+class WebhookTryOut(BaseModel):
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    http_status: int | None
+    error: str | None
+    duration_ms: float | None
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: uuid.UUID = Field(description="the webhook-id header, the same on every try")
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_http_status: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    tries: list[WebhookTryOut] = Field(default_factory=list)
+
+
+class WebhookDeliveryPage(BaseModel):
+    items: list[WebhookDeliveryOut]
     next_cursor: uuid.UUID | None

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 
 import structlog
 from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import CredentialBox, CredentialKeyError, Sealed
-from herald.common.db.models import Asset
+from herald.common.db.models import Asset, OutboxMessage
 from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
-from herald.common.events import Envelope, PublishFailed, PublishSucceeded
+from herald.common.events import ChannelAuthFailed, Envelope, PublishFailed, PublishSucceeded
 from herald.common.faults import fault_point
 from herald.common.outbox import stage
 from herald.common.runtime import Runtime
@@ -193,6 +194,8 @@ class Executor:
             # a cancel requested mid-call ends the job quietly: the user asked for it
             report = status is not None and status is not JobStatus.CANCELLED
             rows = [stage(session, event, self._wrap(event, claimed, now))] if report else []
+            if status is JobStatus.WAITING_AUTH:
+                rows.append(self._stage_auth_failed(session, claimed, error, now))
         self._observe(claimed, "failed", status)
         log.warning(
             "publish.failed",
@@ -206,6 +209,26 @@ class Executor:
         await self.runtime.relay.send(rows)
         if status is JobStatus.RETRYING:
             raise RetryLater(decision.delay_s, f"retry {error.code}")
+
+    def _stage_auth_failed(
+        self, session: AsyncSession, claimed: Claim, error: PublishError, now: datetime
+    ) -> OutboxMessage:
+        """The channel's credentials were refused: its jobs park until it is reconnected."""
+        event = ChannelAuthFailed(
+            channel_id=claimed.channel_id,
+            platform=claimed.platform,
+            job_id=claimed.job_id,
+            error_code=error.code,
+            message=error.message,
+        )
+        envelope = Envelope.wrap(
+            event,
+            tenant_id=claimed.tenant_id,
+            subject_id=claimed.channel_id,
+            now=now,
+            idempotency_key=f"{event.type}:{claimed.job_id}:{claimed.attempt}",
+        )
+        return stage(session, event, envelope)
 
     def _observe(self, claimed: Claim, outcome: str, status: JobStatus | None) -> None:
         metrics.ATTEMPTS.labels(claimed.platform, outcome).inc()

@@ -1,70 +1,156 @@
-"""Alerts in PostgreSQL: one open alert per (tenant, dedup key); repeats count occurrences."""
+"""Alerts in PostgreSQL: one open alert per (tenant, dedup key), changed under its row lock.
+
+Every change that is news (raised, escalated, resolved) stages its event in the outbox in the
+same transaction, so an alert and its notification commit together.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import text, update
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.alerter.domain.occurrences import (
+    AlertCounts,
+    Change,
+    Occurrence,
+    first_occurrence,
+    repeat,
+)
+from herald.alerter.domain.policy import AlertPolicy
 from herald.alerter.domain.publish_alerts import AlertDraft
-from herald.common.db.models import Alert
+from herald.alerter.domain.severity import Severity
+from herald.common.db.models import Alert, OutboxMessage
+from herald.common.events import (
+    AlertEscalated,
+    AlertRaised,
+    AlertResolved,
+    AlertSnapshot,
+    Envelope,
+    Event,
+)
 from herald.common.ids import new_id
+from herald.common.outbox import stage
+
+OPEN = text("status <> 'resolved'")
 
 
-async def upsert(
+async def record(
     session: AsyncSession,
     draft: AlertDraft,
     *,
     tenant_id: uuid.UUID | None,
-    channel_id: uuid.UUID | None,
-    platform: str | None,
     now: datetime,
-) -> tuple[uuid.UUID, int]:
-    """Open a new alert or count a repeat on the open one; returns (id, occurrences)."""
-    statement = insert(Alert).values(
-        id=new_id(),
-        tenant_id=tenant_id,
-        severity=draft.severity,
-        category=draft.category,
-        source="publisher",
-        dedup_key=draft.dedup_key,
-        message=draft.message,
-        details=draft.details,
-        channel_id=channel_id,
-        platform=platform,
-        occurrences=1,
-        first_seen_at=now,
-        last_seen_at=now,
-        status="active",
-    )
-    upsert_statement = statement.on_conflict_do_update(
-        index_elements=[Alert.tenant_id, Alert.dedup_key],
-        index_where=text("status <> 'resolved'"),
-        set_={
-            "occurrences": Alert.occurrences + 1,
-            "last_seen_at": now,
-            "message": statement.excluded.message,
-            "details": statement.excluded.details,
-            "severity": statement.excluded.severity,
-        },
-    ).returning(Alert.id, Alert.occurrences)
-    row = (await session.execute(upsert_statement)).one()
-    return row.id, row.occurrences
-
-
-async def resolve(
-    session: AsyncSession, *, tenant_id: uuid.UUID | None, dedup_key: str, now: datetime
-) -> uuid.UUID | None:
-    """Resolve the open alert of ``dedup_key`` automatically; its id, or None if none was open."""
-    result = await session.execute(
-        update(Alert)
-        .where(
-            Alert.tenant_id == tenant_id, Alert.dedup_key == dedup_key, Alert.status != "resolved"
+    policy: AlertPolicy,
+) -> tuple[Alert, Occurrence, str]:
+    """Open the alert of ``draft.dedup_key`` or count a repeat on the open one; returns the
+    alert, what the occurrence did, and the severity it had before."""
+    inserted = await session.scalar(
+        insert(Alert)
+        .values(
+            id=new_id(),
+            tenant_id=tenant_id,
+            severity=draft.severity.value,
+            category=draft.category,
+            source=draft.source,
+            dedup_key=draft.dedup_key,
+            message=draft.message,
+            details=draft.details,
+            channel_id=draft.channel_id,
+            platform=draft.platform,
+            occurrences=1,
+            first_seen_at=now,
+            last_seen_at=now,
+            window_started_at=now,
+            window_occurrences=0,
+            status="active",
         )
-        .values(status="resolved", resolution="auto", resolved_at=now)
-        .returning(Alert.id)
+        .on_conflict_do_nothing(index_elements=[Alert.tenant_id, Alert.dedup_key], index_where=OPEN)
+        .returning(Alert)
     )
-    return result.scalar_one_or_none()
+    if inserted is not None:
+        return inserted, first_occurrence(draft.severity, now), draft.severity.value
+    alert = await open_alert(session, tenant_id, draft.dedup_key)
+    if alert is None:  # resolved between the two statements: the redelivery opens a new one
+        raise LookupError(f"open alert {draft.dedup_key} was resolved meanwhile")
+    previous = alert.severity
+    occurrence = repeat(counts_of(alert), draft.severity, now, policy)
+    apply_counts(alert, occurrence.counts)
+    alert.last_seen_at, alert.message, alert.details = now, draft.message, draft.details
+    return alert, occurrence, previous
+
+
+async def open_alert(
+    session: AsyncSession, tenant_id: uuid.UUID | None, dedup_key: str
+) -> Alert | None:
+    return await session.scalar(
+        select(Alert)
+        .where(
+            Alert.tenant_id.is_not_distinct_from(tenant_id),
+            Alert.dedup_key == dedup_key,
+            Alert.status != "resolved",
+        )
+        .with_for_update()
+    )
+
+
+def counts_of(alert: Alert) -> AlertCounts:
+    return AlertCounts(
+        severity=Severity(alert.severity),
+        occurrences=alert.occurrences,
+        window_started_at=alert.window_started_at or alert.first_seen_at,
+        window_occurrences=alert.window_occurrences,
+        escalation_level=alert.escalation_level,
+        escalated_at=alert.escalated_at,
+    )
+
+
+def apply_counts(alert: Alert, counts: AlertCounts) -> None:
+    alert.severity = counts.severity.value
+    alert.occurrences = counts.occurrences
+    alert.window_started_at = counts.window_started_at
+    alert.window_occurrences = counts.window_occurrences
+    alert.escalation_level = counts.escalation_level
+    alert.escalated_at = counts.escalated_at
+
+
+def resolve(alert: Alert, resolution: str, now: datetime) -> None:
+    alert.status, alert.resolution, alert.resolved_at = "resolved", resolution, now
+
+
+def snapshot(alert: Alert) -> AlertSnapshot:
+    return AlertSnapshot.model_validate(alert, from_attributes=True)
+
+
+def stage_news(
+    session: AsyncSession,
+    alert: Alert,
+    occurrence: Occurrence,
+    now: datetime,
+    previous_severity: str,
+) -> list[OutboxMessage]:
+    """The event of a raised or escalated alert; nothing for an absorbed repeat."""
+    if occurrence.change is Change.RAISED:
+        return [stage_event(session, alert, AlertRaised(alert=snapshot(alert)), now)]
+    if occurrence.change is Change.ESCALATED:
+        event = AlertEscalated(
+            alert=snapshot(alert),
+            previous_severity=previous_severity,
+            reason=occurrence.reason or "repeats",
+        )
+        return [stage_event(session, alert, event, now)]
+    return []
+
+
+def stage_resolved(
+    session: AsyncSession, alert: Alert, reason: str, now: datetime
+) -> OutboxMessage:
+    return stage_event(session, alert, AlertResolved(alert=snapshot(alert), reason=reason), now)
+
+
+def stage_event(session: AsyncSession, alert: Alert, event: Event, now: datetime) -> OutboxMessage:
+    envelope = Envelope.wrap(event, tenant_id=alert.tenant_id, subject_id=alert.id, now=now)
+    return stage(session, event, envelope)

@@ -1,4 +1,4 @@
-"""Alerts of the tenant: list (newest first, keyset pages), read, acknowledge, resolve."""
+"""Alerts of the tenant: list (filters, newest first, keyset pages), read, acknowledge, resolve."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Query
 
-from herald.api.auth import Role, State, Who, require
+from herald.api.auth import Role, State, Who, operator, require
 from herald.api.schemas import AlertOut, AlertPage
-from herald.api.service_layer.errors import NotFound, Refused
-from herald.common.db.models import Alert
+from herald.api.service_layer import alerts
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+system_router = APIRouter(prefix="/v1/system/alerts", tags=["system"])
+
+Severity = Literal["info", "warning", "error", "critical"]
 
 
 @router.get("")
@@ -23,62 +23,61 @@ async def list_alerts(
     who: Who,
     state: State,
     status: Literal["active", "acknowledged", "resolved"] | None = None,
+    severity: Severity | None = None,
+    category: Annotated[str | None, Query(max_length=50, pattern=r"^[a-z_]+$")] = None,
+    channel_id: uuid.UUID | None = None,
+    platform: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: uuid.UUID | None = None,
 ) -> AlertPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    query = select(Alert).where(Alert.tenant_id == who.tenant_id)
-    if status is not None:
-        query = query.where(Alert.status == status)
-    if cursor is not None:
-        query = query.where(Alert.id < cursor)
+    where = alerts.AlertFilter(status, severity, category, channel_id, platform)
     async with state.db.transaction() as session:
-        rows = (await session.scalars(query.order_by(Alert.id.desc()).limit(limit + 1))).all()
-    page = [AlertOut.model_validate(a, from_attributes=True) for a in rows[:limit]]
-    return AlertPage(items=page, next_cursor=page[-1].id if len(rows) > limit else None)
+        rows, next_cursor = await alerts.page_of_alerts(
+            session, who.tenant_id, where, limit, cursor
+        )
+        items = [AlertOut.model_validate(a, from_attributes=True) for a in rows]
+    return AlertPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{alert_id}")
 async def get_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut:
     async with state.db.transaction() as session:
-        return AlertOut.model_validate(
-            await _alert(session, who.tenant_id, alert_id), from_attributes=True
-        )
+        alert = await alerts.alert_of(session, who.tenant_id, alert_id)
+        return AlertOut.model_validate(alert, from_attributes=True)
 
 
-@router.post("/{alert_id}/acknowledge", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
+@router.post("/{alert_id}/acknowledge", dependencies=[require(Role.REVIEWER)])
 async def acknowledge_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut:
     """Someone is on it: the alert stays open (repeats still count) but is no longer new."""
     async with state.db.transaction() as session:
-        alert = await _alert(session, who.tenant_id, alert_id, lock=True)
-        if alert.status != "active":
-            raise Refused(
-                "alert_not_active",
-                "Only an active alert can be acknowledged",
-                f"the alert is {alert.status}",
-                alert_status=alert.status,
-            )
-        alert.status = "acknowledged"
+        alert = await alerts.alert_of(session, who.tenant_id, alert_id, lock=True)
+        alerts.acknowledge(alert, datetime.now(UTC))
         return AlertOut.model_validate(alert, from_attributes=True)
 
 
-@router.post("/{alert_id}/resolve", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
+@router.post("/{alert_id}/resolve", dependencies=[require(Role.REVIEWER)])
 async def resolve_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut:
+    """Close the alert by hand (``manual``); its endpoints receive ``alert.resolved``."""
     async with state.db.transaction() as session:
-        alert = await _alert(session, who.tenant_id, alert_id, lock=True)
-        if alert.status == "resolved":
-            raise Refused(
-                "alert_resolved", "The alert is already resolved", alert_status=alert.status
-            )
-        alert.status, alert.resolution, alert.resolved_at = "resolved", "manual", datetime.now(UTC)
-        return AlertOut.model_validate(alert, from_attributes=True)
+        alert = await alerts.alert_of(session, who.tenant_id, alert_id, lock=True)
+        staged = alerts.resolve(session, alert, datetime.now(UTC))
+        body = AlertOut.model_validate(alert, from_attributes=True)
+    await state.relay.send([staged])
+    return body
 
 
-async def _alert(
-    session: AsyncSession, tenant_id: uuid.UUID, alert_id: uuid.UUID, *, lock: bool = False
-) -> Alert:
-    query = select(Alert).where(Alert.id == alert_id, Alert.tenant_id == tenant_id)
-    alert = await session.scalar(query.with_for_update() if lock else query)
-    if alert is None:
-        raise NotFound("alert")
-    return alert
+@system_router.get("", dependencies=[Depends(operator)])
+async def list_system_alerts(
+    state: State,
+    status: Literal["active", "acknowledged", "resolved"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: uuid.UUID | None = None,
+) -> AlertPage:
+    """Operator-wide alerts (backlog, stuck jobs, silent services), with the operator token."""
+    async with state.db.transaction() as session:
+        rows, next_cursor = await alerts.page_of_alerts(
+            session, None, alerts.AlertFilter(status), limit, cursor
+        )
+        items = [AlertOut.model_validate(a, from_attributes=True) for a in rows]
+    return AlertPage(items=items, next_cursor=next_cursor)
