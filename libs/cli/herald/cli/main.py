@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from herald.api.service_layer.tenancy import create_tenant
+from herald.cli import alerting
 from herald.cli.infra.ports import PortInUseError
 from herald.common.db.engine import Database
 from herald.common.db.migrate import upgrade
@@ -24,6 +25,9 @@ tenants = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 jobs = typer.Typer(help="Operate on publish jobs.", no_args_is_help=True)
 app.add_typer(jobs, name="jobs")
+app.add_typer(alerting.alerts, name="alerts")
+app.add_typer(alerting.silences, name="silences")
+app.add_typer(alerting.webhooks, name="webhooks")
 
 
 def fail(message: str) -> typer.Exit:
