@@ -1,7 +1,9 @@
 """Failure → notification latency at idle, against a running `make run`.
 
 Usage: set -a; . .herald/demo.env; set +a; uv run python bench/alert_latency.py [tries]
-Each try fails one post on a fresh sandbox channel (so it opens a new alert) and measures from
+Each try creates a tenant (operator token) with a webhook endpoint and one sandbox channel, fails
+one post there (a new alert; one failing channel never adds up to a platform alert, which
+would inhibit the channel's notification) and measures from
 the failed attempt's ``finished_at`` (server clock) to the moment ``alert.raised`` reaches a
 webhook receiver run by this script on the same machine.
 """
@@ -35,11 +37,18 @@ async def hook(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def one(api: httpx.AsyncClient, sandbox: httpx.AsyncClient, n: int) -> float:
+async def one(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, receiver_url: str, n: int
+) -> float:
+    operator = {"Authorization": f"Bearer {os.environ['HERALD_OPERATOR_TOKEN']}"}
+    tenant = await api.post("/v1/tenants", json={"name": f"bench-alert-{n}"}, headers=operator)
+    auth = {"Authorization": f"Bearer {tenant.json()['api_key']}"}
+    await api.post("/v1/webhook-endpoints", json={"url": receiver_url}, headers=auth)
     account = f"bench-alert-{uuid.uuid4().hex[:8]}"
     channel = (
         await api.post(
             "/v1/channels",
+            headers=auth,
             json={
                 "platform": "sandbox",
                 "name": account,
@@ -50,12 +59,15 @@ async def one(api: httpx.AsyncClient, sandbox: httpx.AsyncClient, n: int) -> flo
     ).json()["id"]
     await sandbox.post("/faults", json={"account": account, "responses": [{"status": 422}]})
     asset = await api.post(
-        "/v1/assets", json={"title": f"alert {n}", "body": "probe", "channel_ids": [channel]}
+        "/v1/assets",
+        headers=auth,
+        json={"title": f"alert {n}", "body": "probe", "channel_ids": [channel]},
     )
-    job_id = (await api.post(f"/v1/assets/{asset.json()['id']}/approve")).json()["jobs"][0]["id"]
+    approved = await api.post(f"/v1/assets/{asset.json()['id']}/approve", headers=auth)
+    job_id = approved.json()["jobs"][0]["id"]
     async with arrived:
         await asyncio.wait_for(arrived.wait_for(lambda: channel in arrivals), timeout=30)
-    attempts = (await api.get(f"/v1/jobs/{job_id}")).json()["attempts"]
+    attempts = (await api.get(f"/v1/jobs/{job_id}", headers=auth)).json()["attempts"]
     failed_at = datetime.fromisoformat(attempts[-1]["finished_at"])
     return (arrivals[channel] - failed_at).total_seconds() * 1000
 
@@ -76,22 +88,16 @@ async def main(tries: int) -> None:
             break
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    headers = {"Authorization": f"Bearer {os.environ['HERALD_API_KEY']}"}
+    receiver_url = f"http://127.0.0.1:{port}/hook"
     async with (
-        httpx.AsyncClient(base_url=os.environ["HERALD_API_URL"], headers=headers) as api,
+        httpx.AsyncClient(base_url=os.environ["HERALD_API_URL"]) as api,
         httpx.AsyncClient(base_url=os.environ["HERALD_SANDBOX_URL"]) as sandbox,
     ):
-        endpoint = (
-            await api.post("/v1/webhook-endpoints", json={"url": f"http://127.0.0.1:{port}/hook"})
-        ).json()
-        try:
-            await one(api, sandbox, -1)  # warm-up
-            samples = []
-            for n in range(tries):
-                samples.append(await one(api, sandbox, n))
-                await asyncio.sleep(0.2)  # idle between tries
-        finally:
-            await api.delete(f"/v1/webhook-endpoints/{endpoint['id']}")
+        await one(api, sandbox, receiver_url, -1)  # warm-up
+        samples = []
+        for n in range(tries):
+            samples.append(await one(api, sandbox, receiver_url, n))
+            await asyncio.sleep(0.2)  # idle between tries
     server.should_exit = True
     await serving
     samples.sort()
