@@ -12,7 +12,7 @@ from herald.common.settings import load_settings
 from herald.common.streams import RECOVERY_DEAD_LETTERS
 from herald.recovery.handlers import build_router
 from herald.recovery.settings import RecoverySettings
-from herald.recovery.sweeps import drain_outbox, sweep_jobs
+from herald.recovery.sweeps import clear_stale_locks, drain_outbox, sweep_jobs
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +30,7 @@ async def run(settings: RecoverySettings) -> None:
             try:
                 await drain_outbox(rt.relay, grace=True)
                 await sweep_jobs(rt.db, rt.relay, policy)
+                await clear_stale_locks(rt.db, settings.lock_grace_s, settings.sweep_batch_size)
             except Exception as error:  # a failed sweep is retried on the next tick
                 log.warning("recovery.sweep_failed", error=str(error))
 

@@ -16,6 +16,9 @@ class RecoverySettings(HeraldSettings):
     retry_overdue_s: float = Field(30.0, gt=0)
     lease_grace_s: float = Field(5.0, ge=0)
     sweep_batch_size: int = Field(500, ge=1)
+    lock_grace_s: float = Field(
+        60.0, ge=0, description="an expired lock is deleted this long after it expired"
+    )
 
     def sweep_policy(self) -> SweepPolicy:
         return SweepPolicy(

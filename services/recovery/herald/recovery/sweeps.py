@@ -8,6 +8,7 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.common import locks
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events import Envelope, JobRecovered, PublishFailed, PublishRequested
@@ -28,6 +29,16 @@ async def drain_outbox(relay: OutboxRelay, *, grace: bool) -> int:
         RECOVERED.labels("outbox_unsent").inc(published)
         log.info("recovery.outbox_drained", rows=published)
     return published
+
+
+async def clear_stale_locks(db: Database, grace_s: float, batch_size: int) -> list[str]:
+    """Delete distributed locks whose holder let them expire (died or stalled) a while ago."""
+    async with db.transaction() as session:
+        cleared = await locks.clear_expired(session, grace_s, batch_size)
+    if cleared:
+        RECOVERED.labels("lock_expired").inc(len(cleared))
+        log.info("recovery.locks_cleared", locks=cleared)
+    return cleared
 
 
 async def sweep_jobs(db: Database, relay: OutboxRelay, policy: SweepPolicy) -> list[Stranded]:

@@ -206,6 +206,17 @@ class RateLimitBucket(Base):
     sent_tat: Mapped[datetime | None] = mapped_column(doc="the same, of calls actually admitted")
 
 
+class Lock(Base):
+    """A named distributed lock with expiry (``herald.common.locks``); ``token`` fences."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    token: Mapped[int] = mapped_column(BigInteger, doc="grows with every acquisition")
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ServiceHeartbeat(Base):
     __tablename__ = "service_heartbeats"
     service: Mapped[str] = mapped_column(String(50), primary_key=True)
