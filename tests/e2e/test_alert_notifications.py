@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from herald.common.db.engine import Database
+from herald.common.db.models import InboxMessage, OutboxMessage
 from tests.e2e.conftest import OPERATOR_TOKEN, Tenant, eventually, make_channel
 from tests.webhook_receiver import Receiver, webhook_receiver
 
@@ -182,7 +185,7 @@ async def test_a_receiver_failing_three_times_gets_the_delivery_with_one_webhook
 
 
 async def test_a_silenced_channel_stores_its_repeats_and_sends_nothing(
-    api: httpx.AsyncClient, sandbox: httpx.AsyncClient
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, e2e_db: Database
 ) -> None:
     tenant = await _new_tenant(api, "silenced")
     async with webhook_receiver() as receiver:
@@ -199,11 +202,59 @@ async def test_a_silenced_channel_stores_its_repeats_and_sends_nothing(
 
         await _publish(api, tenant, channel, 5)
         alert = await _alert(
-            api, tenant, channel, occurrences=5, notification=f"silenced:{silence.json()['id']}"
+            api,
+            tenant,
+            channel,
+            occurrences=5,
+            escalation_level=1,
+            notification=f"silenced:{silence.json()['id']}",
         )
         assert alert["status"] == "active"
+        await eventually(lambda: _notifier_saw(e2e_db, alert["id"], 2), timeout=30)  # both
         assert await _deliveries(api, tenant, endpoint["id"]) == []
         assert receiver.received == []
+
+
+async def _notifier_saw(db: Database, alert_id: str, events: int) -> bool:
+    """The notifier has decided on ``events`` changes of the alert (its inbox says so)."""
+    async with db.transaction() as session:
+        ids = list(
+            await session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.subject.like("herald.alerts.%"),
+                    OutboxMessage.payload.contains(alert_id.encode()),
+                )
+            )
+        )
+        seen = await session.scalar(
+            select(func.count()).where(
+                InboxMessage.consumer == "alerter-notify", InboxMessage.event_id.in_(ids)
+            )
+        )
+    return len(ids) >= events and seen == len(ids)
+
+
+async def test_an_alert_sent_before_a_silence_is_still_resolved_at_the_endpoint(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient
+) -> None:
+    tenant = await _new_tenant(api, "silenced-later")
+    async with webhook_receiver() as receiver:
+        await _endpoint(api, tenant, receiver)
+        channel = await _failing_channel(api, sandbox, tenant, 1)
+        (job,) = await _publish(api, tenant, channel, 1)
+        alert = await _alert(api, tenant, channel, notification="sent")
+        await eventually(lambda: _settled(receiver, alert["id"], 1), timeout=30)
+        ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        silence = await api.post(
+            "/v1/silences",
+            headers=tenant.auth,
+            json={"channel_id": channel, "reason": "later", "ends_at": ends},
+        )
+        assert silence.status_code == 201
+        assert (await api.post(f"/v1/jobs/{job}/retry", headers=tenant.auth)).status_code == 200
+        await _alert(api, tenant, channel, status="resolved")
+        await eventually(lambda: _settled(receiver, alert["id"], 2), timeout=30)
+        assert [r.type for r in receiver.about(alert["id"])] == ["alert.raised", "alert.resolved"]
 
 
 async def test_an_inhibited_channel_alert_sends_nothing_while_its_platform_alert_is_active(

@@ -148,6 +148,21 @@ async def test_a_deleted_endpoint_is_gone(api: httpx.AsyncClient, tenant: Tenant
     }
 
 
+async def test_a_tenant_has_at_most_twenty_endpoints(
+    api: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    made = [await _create(api, tenant, url=f"https://hooks.example.com/{n}") for n in range(20)]
+    refused = await api.post(
+        ENDPOINTS, headers=tenant.auth, json={"url": "https://hooks.example.com/21"}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "webhook_endpoint_limit")
+    await api.delete(f"{ENDPOINTS}/{made[0]['id']}", headers=tenant.auth)
+    again = await api.post(
+        ENDPOINTS, headers=tenant.auth, json={"url": "https://hooks.example.com/x"}
+    )
+    assert again.status_code == 201
+
+
 async def _test_send(
     api: httpx.AsyncClient, tenant: Tenant, endpoint: dict[str, Any], receiver: Receiver
 ) -> tuple[dict[str, Any], Any]:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from herald.alerter.adapters import delivery_store
 from herald.common.db.engine import Database
-from herald.common.db.models import WebhookDelivery
+from herald.common.db.models import WebhookDelivery, WebhookEndpoint
 from herald.common.webhooks import new_secret, seal_secret
 from tests.integration.webhook_rows import (
     BOX,
@@ -129,6 +129,28 @@ async def test_a_schedule_that_runs_out_fails_the_delivery(
     assert row.finished_at is not None
     assert len(receiver.of(str(delivery_id))) == 3
     assert [t.outcome for t in await tries(db, delivery_id)] == ["failed"] * 3
+
+
+async def test_a_secret_that_no_longer_opens_fails_its_tries_until_the_schedule_runs_out(
+    db: Database, database_url: str, tenant_id: uuid.UUID, receiver: Receiver
+) -> None:
+    """The key ring lost the endpoint's key: each try is recorded as failed (never a crash
+    that leaves the delivery claimed for ever), and the delivery ends failed."""
+    endpoint_id, _ = await add_endpoint(db, tenant_id, receiver.url)
+    async with db.transaction() as session:
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(secret_key_id="retired")
+        )
+    (delivery_id,) = await raise_alert(db, tenant_id)
+    sending = sender(db, database_url, webhook_retry_schedule_s="0")
+    await drive(sending, db, [delivery_id])
+    await sending.aclose()
+    row = await delivery(db, delivery_id)
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert "retired" in (row.last_error or "")
+    assert receiver.of(str(delivery_id)) == []
 
 
 async def test_retries_wait_for_the_schedule(

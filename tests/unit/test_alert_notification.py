@@ -11,6 +11,7 @@ import pytest
 from herald.alerter.domain.notification import AlertLabels, SilenceRule, decide
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+RAISED, ESCALATED, RESOLVED = "alert.raised", "alert.escalated", "alert.resolved"
 TENANT, OTHER = uuid.uuid4(), uuid.uuid4()
 CHANNEL = uuid.uuid4()
 
@@ -38,7 +39,7 @@ def _silence(
 
 
 def test_an_unmuted_alert_is_sent() -> None:
-    assert decide(_alert(), [], [], NOW).reason == "sent"
+    assert decide(_alert(), RAISED, False, [], [], NOW).reason == "sent"
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_an_unmuted_alert_is_sent() -> None:
 )
 def test_silences(matchers: dict[str, Any], silenced: bool) -> None:
     silence = _silence(**matchers)
-    decision = decide(_alert(), [silence], [], NOW)
+    decision = decide(_alert(), RAISED, False, [silence], [], NOW)
     assert decision.send is not silenced
     assert decision.reason == (f"silenced:{silence.id}" if silenced else "sent")
 
@@ -65,9 +66,12 @@ def test_silences(matchers: dict[str, Any], silenced: bool) -> None:
 def test_a_platform_alert_inhibits_the_channel_alerts_it_explains() -> None:
     platform = _alert(category="platform", channel=None)
     channel_alert = _alert()
-    decision = decide(channel_alert, [], [platform], NOW)
+    decision = decide(channel_alert, RAISED, False, [], [platform], NOW)
     assert (decision.send, decision.reason) == (False, f"inhibited:{platform.id}")
-    assert decide(_alert(category="channel_auth"), [], [platform], NOW).kind == "inhibited"
+    assert (
+        decide(_alert(category="channel_auth"), RAISED, False, [], [platform], NOW).kind
+        == "inhibited"
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,19 +86,45 @@ def test_inhibition_needs_the_same_tenant_platform_and_an_explained_category(
     target: AlertLabels,
 ) -> None:
     platform = _alert(category="platform", channel=None)
-    assert decide(target, [], [platform], NOW).send
+    assert decide(target, RAISED, False, [], [platform], NOW).send
 
 
 def test_the_platform_alert_itself_is_never_inhibited() -> None:
     platform = _alert(category="platform", channel=None)
-    assert decide(platform, [], [platform], NOW).send
+    assert decide(platform, RAISED, False, [], [platform], NOW).send
 
 
 def test_operator_wide_alerts_have_no_tenant_endpoint() -> None:
-    assert decide(_alert(tenant=None), [], [], NOW).reason == "no_tenant"
+    assert decide(_alert(tenant=None), RAISED, False, [], [], NOW).reason == "no_tenant"
 
 
 def test_a_silence_wins_over_inhibition_in_the_reason() -> None:
     silence = _silence(channel_id=CHANNEL)
     platform = _alert(category="platform", channel=None)
-    assert decide(_alert(), [silence], [platform], NOW).kind == "silenced"
+    assert decide(_alert(), RAISED, False, [silence], [platform], NOW).kind == "silenced"
+
+
+@pytest.mark.parametrize("event_type", [RAISED, ESCALATED])
+def test_a_silence_or_an_inhibition_holds_back_raises_and_escalations(event_type: str) -> None:
+    platform = _alert(category="platform", channel=None)
+    assert not decide(_alert(), event_type, True, [_silence(channel_id=CHANNEL)], [], NOW).send
+    assert not decide(_alert(), event_type, True, [], [platform], NOW).send
+
+
+@pytest.mark.parametrize(
+    ("notified", "silenced", "inhibited", "sent"),
+    [
+        (True, False, False, True),
+        (True, True, True, True),  # muted after it was sent: its end is still told
+        (False, False, False, False),  # never told: its end is not news either
+        (False, True, False, False),
+    ],
+)
+def test_a_resolution_is_sent_exactly_when_the_alert_was(
+    notified: bool, silenced: bool, inhibited: bool, sent: bool
+) -> None:
+    silences = [_silence(channel_id=CHANNEL)] if silenced else []
+    platforms = [_alert(category="platform", channel=None)] if inhibited else []
+    decision = decide(_alert(), RESOLVED, notified, silences, platforms, NOW)
+    assert decision.send is sent
+    assert decision.reason == ("sent" if sent else "never_notified")

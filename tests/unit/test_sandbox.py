@@ -355,3 +355,14 @@ async def test_drop_records_the_post_and_never_answers_in_time() -> None:
         )
         assert retry.status_code == 200
         assert retry.json()["deliveries"] == 2
+
+
+async def test_the_webhook_inbox_keeps_what_arrived_per_name(client: httpx.AsyncClient) -> None:
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
+    sent = await client.post("/webhooks/demo", json={"type": "alert.raised"}, headers=headers)
+    assert sent.status_code == 204
+    await client.post("/webhooks/demo", content=b"not json")
+    got = (await client.get("/webhooks/demo")).json()
+    assert [g["body"] for g in got] == [{"type": "alert.raised"}, "not json"]
+    assert got[0]["headers"]["webhook-id"] == "msg_1"
+    assert (await client.get("/webhooks/other")).json() == []

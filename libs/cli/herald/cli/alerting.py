@@ -32,6 +32,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="print the API's JSON")]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_SILENCE = timedelta(days=366)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -39,7 +40,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if not match or float(match.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a duration like 30m, 2h or 1d")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_SILENCE.total_seconds():
+        raise ValueError(f"{text!r} is longer than a silence may last (366d)")
+    return timedelta(seconds=seconds)
 
 
 @contextmanager

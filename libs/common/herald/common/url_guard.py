@@ -58,8 +58,12 @@ def _kind(ip: IPAddress) -> str | None:
 
 def check_address(ip: IPAddress | str, allow_private: bool) -> None:
     """Refuse (``UnsafeUrl``) a loopback, private, link-local, multicast, reserved or
-    unspecified address, IPv4-mapped IPv6 forms included, unless ``allow_private``."""
+    unspecified address, IPv4-mapped IPv6 forms included, unless ``allow_private``; the cloud
+    metadata service always."""
     address = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+    for candidate in _reached(address):
+        if candidate in METADATA_ADDRESSES:  # never, not even where private targets are allowed
+            raise UnsafeUrl(f"{address} is the cloud metadata service; webhooks never go there")
     if allow_private:
         return
     for candidate in _reached(address):
@@ -104,6 +108,10 @@ def check_url(url: str, allow_private: bool) -> str:
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
+        try:
+            host.encode("idna")  # what the HTTP client will do with it
+        except UnicodeError:
+            raise MalformedUrl(f"{host[:80]!r} is not a valid host name") from None
         return host  # a name: resolve_and_check looks at its addresses
     check_address(literal, allow_private)
     return host

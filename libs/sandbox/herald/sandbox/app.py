@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from herald.sandbox.auth import AuthError, auth_error_response, require_token
 from herald.sandbox.schemas import FaultsIn, PostIn, post_json, retry_after_header
 from herald.sandbox.store import FaultScript, PostStore, ScriptedResponse
+from herald.sandbox.webhook_inbox import webhook_inbox_router
 
 DEFAULT_HANG_SECONDS = 3600.0
 """Longest a ``hang`` fault holds a request open when the client never disconnects."""
@@ -58,6 +59,7 @@ def create_app(*, hang_seconds: float = DEFAULT_HANG_SECONDS) -> FastAPI:
     app.include_router(_posts_router(sandbox))
     app.include_router(_faults_router(sandbox))
     app.include_router(_ops_router(sandbox))
+    app.include_router(webhook_inbox_router())
     return app
 
 

@@ -34,7 +34,12 @@ tracer = trace.get_tracer(__name__)
 
 NOTIFICATIONS = Counter(
     "herald_alert_notifications_total",
-    "Webhook tries by outcome (delivered, failed, refused) and deliveries given up (given_up)",
+    "Deliveries finished, once each: delivered, or given up (schedule ran out, endpoint gone)",
+    ["event", "outcome"],
+)
+TRIES = Counter(
+    "herald_webhook_tries_total",
+    "Webhook requests by outcome (delivered, failed, refused by the SSRF guard)",
     ["outcome"],
 )
 DELIVERY_SECONDS = Histogram(
@@ -131,7 +136,7 @@ class DeliverySender:
         ids = {"delivery_id": str(delivery.id), "endpoint_id": str(endpoint.id)}
         if endpoint.deleted_at is not None:
             if await delivery_store.fail_orphan(self._db, due, datetime.now(UTC)):
-                NOTIFICATIONS.labels("given_up").inc()
+                NOTIFICATIONS.labels(delivery.event_type, "given_up").inc()
                 log.info("webhook.endpoint_deleted", **ids)
             return
         number = delivery.attempts + 1
@@ -150,14 +155,15 @@ class DeliverySender:
                 span.set_status(trace.StatusCode.ERROR, record.error or "")
             recorded = await delivery_store.record_try(self._db, due, record, decision)
         DELIVERY_SECONDS.observe(seconds)
-        NOTIFICATIONS.labels(decision.outcome).inc()
+        TRIES.labels(decision.outcome).inc()
         fields = {**ids, "status": result.http_status, "attempt": number, "error": record.error}
         if not recorded:
             log.warning("webhook.result_dropped", outcome=decision.outcome, **fields)
         elif decision.verdict is Verdict.DELIVERED:
+            NOTIFICATIONS.labels(delivery.event_type, "delivered").inc()
             log.info("webhook.delivered", **ids, status=result.http_status, attempt=number)
         elif decision.verdict is Verdict.GIVE_UP:
-            NOTIFICATIONS.labels("given_up").inc()
+            NOTIFICATIONS.labels(delivery.event_type, "given_up").inc()
             log.error("webhook.given_up", outcome=decision.outcome, **fields)
         else:
             retry_at = decision.retry_at.isoformat() if decision.retry_at else None
@@ -166,13 +172,13 @@ class DeliverySender:
     async def _try(self, due: Due, now: datetime) -> TryResult:
         """One guarded, signed POST; network trouble is a result, never an exception."""
         delivery, endpoint = due.delivery, due.endpoint
-        current, previous = endpoint_secrets(self._box, endpoint)
-        secrets = signing.signing_secrets(
-            current, previous, endpoint.previous_secret_expires_at, now
-        )
-        headers = signing.headers(delivery.id, delivery.payload, now, secrets)
         timeout_s = self._settings.webhook_timeout_s
         try:
+            current, previous = endpoint_secrets(self._box, endpoint)
+            secrets = signing.signing_secrets(
+                current, previous, endpoint.previous_secret_expires_at, now
+            )
+            headers = signing.headers(delivery.id, delivery.payload, now, secrets)
             async with asyncio.timeout(timeout_s):
                 await resolve_and_check(endpoint.url, self._settings.webhook_allow_private_targets)
                 async with self._client.stream(
@@ -185,6 +191,10 @@ class DeliverySender:
         except TimeoutError:
             return TryResult(error=f"timeout: no answer within {timeout_s:g} s")
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as error:
+            return TryResult(error=f"{type(error).__name__}: {error}"[:500])
+        except Exception as error:  # e.g. a secret that no longer opens, a name httpx refuses:
+            # a recorded failed try, so the schedule runs out and the delivery ends failed
+            log.error("webhook.try_refused", delivery_id=str(delivery.id), error=repr(error))
             return TryResult(error=f"{type(error).__name__}: {error}"[:500])
 
 

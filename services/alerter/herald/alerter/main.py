@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import structlog
-
 from herald.alerter.deliveries import build_delivery_sender
 from herald.alerter.failures import Alerting
 from herald.alerter.handlers import build_router
 from herald.alerter.notifier import Notifier
 from herald.alerter.settings import AlerterSettings
-from herald.alerter.threshold_rules import evaluate_once
-from herald.common.pacing import sleep_unless_stopped
+from herald.alerter.threshold_rules import run_rules
 from herald.common.runtime import Runtime, build_runtime, serve_worker
 from herald.common.settings import load_settings
 from herald.common.streams import (
@@ -21,8 +18,6 @@ from herald.common.streams import (
     ALERTER_PUBLISH_SUCCEEDED,
     ALERTER_SYSTEM,
 )
-
-log = structlog.get_logger(__name__)
 
 
 async def run(settings: AlerterSettings) -> None:
@@ -33,13 +28,14 @@ async def run(settings: AlerterSettings) -> None:
     notifier = Notifier(runtime.db, sender.wake)
 
     async def rules(rt: Runtime) -> None:
-        while not await sleep_unless_stopped(rt.stop, settings.alert_rules_interval_s):
-            try:
-                await evaluate_once(
-                    rt.db, rt.relay, policy, settings.alert_heartbeat_forget_s, now=None
-                )
-            except Exception as error:  # evaluated again on the next tick; nothing is lost
-                log.warning("alert.rules_failed", error=repr(error))
+        await run_rules(
+            rt.db,
+            rt.relay,
+            policy,
+            settings.alert_heartbeat_forget_s,
+            settings.alert_rules_interval_s,
+            rt.stop,
+        )
 
     await serve_worker(
         runtime,

@@ -45,10 +45,11 @@ class Notifier:
                 )
                 if alert is None:  # its tenant was deleted: nobody to tell
                     return
-                decision = await self._decide(session, alert, now)
+                decision = await self._decide(session, alert, envelope.type, now)
                 alert.notification = decision.reason
                 deliveries = []
                 if decision.send and alert.tenant_id is not None:
+                    alert.notified_at = alert.notified_at or now
                     deliveries = await enqueue(
                         session,
                         tenant_id=alert.tenant_id,
@@ -69,9 +70,12 @@ class Notifier:
         if deliveries:
             self.wake_sender()
 
-    async def _decide(self, session: AsyncSession, alert: Alert, now: datetime) -> Decision:
+    async def _decide(
+        self, session: AsyncSession, alert: Alert, event_type: str, now: datetime
+    ) -> Decision:
+        notified = alert.notified_at is not None
         if alert.tenant_id is None:
-            return decide(labels_of(alert), [], [], now)
+            return decide(labels_of(alert), event_type, notified, [], [], now)
         silences = await active_silences(session, alert.tenant_id, now)
         platform_alerts = await open_platform_alerts(session, alert.tenant_id)
-        return decide(labels_of(alert), silences, platform_alerts, now)
+        return decide(labels_of(alert), event_type, notified, silences, platform_alerts, now)

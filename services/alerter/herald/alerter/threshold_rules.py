@@ -3,6 +3,7 @@ resolve what went quiet, and publish the count of open alerts. One replica at a 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -22,6 +23,7 @@ from herald.common.db.engine import Database
 from herald.common.db.models import Alert, OutboxMessage
 from herald.common.events import AlertEscalated
 from herald.common.outbox import OutboxRelay
+from herald.common.pacing import sleep_unless_stopped
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -30,6 +32,23 @@ RULES_LOCK = 0x48524C5253  # one evaluator at a time across replicas (advisory x
 QUIET_BATCH = 500
 
 ALERTS_ACTIVE = Gauge("herald_alerts_active", "Open alerts (active or acknowledged)", ["severity"])
+
+
+async def run_rules(
+    db: Database,
+    relay: OutboxRelay,
+    policy: AlertPolicy,
+    forget_s: float,
+    interval_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """Evaluate every ``interval_s`` until ``stop``; a failed evaluation is redone next tick
+    (it changed nothing: its transaction rolled back)."""
+    while not await sleep_unless_stopped(stop, interval_s):
+        try:
+            await evaluate_once(db, relay, policy, forget_s, now=None)
+        except Exception as error:  # the database may be restarting; nothing is lost
+            log.warning("alert.rules_failed", error=repr(error))
 
 
 async def evaluate_once(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
@@ -188,6 +188,10 @@ class AlertPage(BaseModel):
     next_cursor: uuid.UUID | None
 
 
+SILENCE_MAX_SPAN = timedelta(days=366)
+"""Silences start and end within a year of now: longer is a mistake, or should be a fix."""
+
+
 class SilenceIn(BaseModel):
     """Mute notifications of alerts matching every matcher given, until ``ends_at``."""
 
@@ -212,9 +216,18 @@ class SilenceIn(BaseModel):
 
     @field_validator("ends_at", "starts_at")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+    def _aware_and_bounded(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("must include a time zone (e.g. 2030-01-01T09:00:00Z)")
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range") from None
+        now = datetime.now(UTC)
+        if not now - SILENCE_MAX_SPAN <= value <= now + SILENCE_MAX_SPAN:
+            raise ValueError("must lie within a year of now")
         return value
 
 

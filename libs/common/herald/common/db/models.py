@@ -268,6 +268,9 @@ class Alert(Base):
     notification: Mapped[str | None] = mapped_column(
         String(100), doc="the last notification decision: sent, silenced:<id>, inhibited:<id>"
     )
+    notified_at: Mapped[datetime | None] = mapped_column(
+        doc="when endpoints first heard of it: only then is its resolution sent too"
+    )
 
 
 class Silence(Base):

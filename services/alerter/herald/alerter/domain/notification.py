@@ -56,7 +56,7 @@ class SilenceRule:
 @dataclass(frozen=True)
 class Decision:
     send: bool
-    reason: str  # sent | silenced:<id> | inhibited:<id> | no_tenant
+    reason: str  # sent | silenced:<id> | inhibited:<id> | never_notified | no_tenant
 
     @property
     def kind(self) -> str:
@@ -86,15 +86,27 @@ def inhibitor_for(alert: AlertLabels, open_alerts: list[AlertLabels]) -> AlertLa
     )
 
 
+RESOLVED = "alert.resolved"
+
+
 def decide(
     alert: AlertLabels,
+    event_type: str,
+    notified: bool,
     silences: list[SilenceRule],
     open_alerts: list[AlertLabels],
     now: datetime,
 ) -> Decision:
-    """Send, or hold back and say why. Operator-wide alerts have no tenant endpoint."""
+    """Send, or hold back and say why.
+
+    Like Alertmanager's dedup stage, a resolution is sent exactly when the alert itself was
+    (``notified``), whatever silences or inhibitions began since: a receiver never keeps an
+    open alert that Herald closed, nor hears of the end of one it never saw. Operator-wide
+    alerts have no tenant endpoint."""
     if alert.tenant_id is None:
         return Decision(False, "no_tenant")
+    if event_type == RESOLVED:
+        return Decision(True, "sent") if notified else Decision(False, "never_notified")
     silence = silence_for(alert, silences, now)
     if silence is not None:
         return Decision(False, f"silenced:{silence.id}")

@@ -34,7 +34,7 @@ async def create_silence(body: SilenceIn, who: Who, state: State) -> SilenceOut:
     now = datetime.now(UTC)
     request = alerts.SilenceRequest(**body.model_dump())
     async with state.db.transaction() as session:
-        silence = alerts.create_silence(session, who.tenant_id, who.key_id, request, now)
+        silence = await alerts.create_silence(session, who.tenant_id, who.key_id, request, now)
         await session.flush()
         await session.refresh(silence)
         return _out(silence, now)

@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.api.service_layer.errors import Invalid, NotFound, Refused
-from herald.common.db.models import Alert, OutboxMessage, Silence
+from herald.common.db.models import Alert, Channel, OutboxMessage, Silence
 from herald.common.events import AlertResolved, AlertSnapshot, Envelope
 from herald.common.outbox import stage
 
@@ -100,7 +100,7 @@ class SilenceRequest:
     category: str | None = None
 
 
-def create_silence(
+async def create_silence(
     session: AsyncSession,
     tenant_id: uuid.UUID,
     key_id: uuid.UUID | None,
@@ -113,6 +113,18 @@ def create_silence(
             "A silence needs at least one matcher",
             "set dedup_key, channel_id or category",
         )
+    if request.channel_id is not None:
+        owned = await session.scalar(
+            select(Channel.id).where(
+                Channel.id == request.channel_id, Channel.tenant_id == tenant_id
+            )
+        )
+        if owned is None:  # a typo would otherwise mute nothing, silently
+            raise Invalid(
+                "unknown_channel",
+                "The silence names a channel you do not have",
+                str(request.channel_id),
+            )
     starts_at = request.starts_at or now
     if request.ends_at <= max(starts_at, now):
         raise Invalid("silence_ends_in_past", "A silence must end after it starts and after now")

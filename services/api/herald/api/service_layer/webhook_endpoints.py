@@ -9,12 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from herald.api.service_layer.errors import Invalid, NotFound
+from herald.api.service_layer.errors import Invalid, NotFound, Refused
 from herald.common.credentials import CredentialBox
-from herald.common.db.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from herald.common.db.models import (
+    Tenant,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEndpoint,
+)
 from herald.common.ids import new_id
 from herald.common.url_guard import MalformedUrl, UnsafeUrl, resolve_and_check
 from herald.common.webhooks import DeliveryStatus, enqueue_test, new_secret, seal_secret
@@ -63,6 +68,10 @@ async def check_target(url: str, allow_private: bool) -> None:
         return
 
 
+MAX_ENDPOINTS = 20
+"""Every alert change is written once per endpoint, inside the notifier's transaction."""
+
+
 async def create(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -73,6 +82,19 @@ async def create(
     box: CredentialBox,
 ) -> tuple[WebhookEndpoint, str]:
     """The new endpoint and its plain secret (the only time it is returned)."""
+    # the tenant row lock serialises concurrent creations, so the cap holds under races
+    await session.scalar(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    live = await session.scalar(
+        select(func.count()).where(
+            WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.deleted_at.is_(None)
+        )
+    )
+    if (live or 0) >= MAX_ENDPOINTS:
+        raise Refused(
+            "webhook_endpoint_limit",
+            f"A tenant may have at most {MAX_ENDPOINTS} webhook endpoints",
+            "delete one you no longer use",
+        )
     secret = new_secret()
     sealed = seal_secret(box, secret)
     endpoint = WebhookEndpoint(
