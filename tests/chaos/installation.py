@@ -60,6 +60,14 @@ class Installation:
         return self.home / "fleet.log"
 
     def start(self) -> None:
+        """Start everything, or stop what did start and raise: nothing is left running."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.nats.start()
         self.postgres.start()
         self.database_url = asyncio.run(self._database())

@@ -132,6 +132,25 @@ def test_make_run_walkthrough_then_ctrl_c_stops_everything(home: Path) -> None:
     assert _left_running(marker, home) == [], "nothing may be left running"
 
 
+def test_ctrl_c_twice_still_stops_everything(home: Path) -> None:
+    """A terminal's Ctrl-C reaches every process of the group and `uv run` forwards it again:
+    the second SIGINT arrives while the services stop, and must not cut that short."""
+    env = _dev_env()
+    process = _start(home, env)
+    try:
+        _wait_for_demo(process, home)
+    finally:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-3000:]
+    assert "still stopping" in output
+    assert "stopped" in output.splitlines()[-1]
+    marker = f"HERALD_DEV_API_PORT={env['HERALD_DEV_API_PORT']}"
+    assert _left_running(marker, home) == [], "nats-server and PostgreSQL stopped too"
+
+
 def test_a_taken_port_is_reported_in_one_line(home: Path) -> None:
     env = _dev_env()
     with socket.socket() as holder:

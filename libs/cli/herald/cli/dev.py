@@ -95,7 +95,15 @@ def write_env(path: Path, values: dict[str, str]) -> None:
 
 
 def _interrupt(signum: int, _frame: object) -> None:
+    # A terminal's Ctrl-C reaches every process of the group, and `uv run` forwards it too:
+    # the second copy must not cut the clean stop short (leaving nats-server and PostgreSQL).
+    signal.signal(signal.SIGINT, _already_stopping)
+    signal.signal(signal.SIGTERM, _already_stopping)
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _already_stopping(_signum: int, _frame: object) -> None:
+    say("still stopping… (each service has 15 s to finish, then it is killed)")
 
 
 def run_dev(home: Path) -> None:
