@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from herald.api.service_layer.tenancy import create_tenant
-from herald.cli import alerting
+from herald.cli import alerting, webhook_commands
 from herald.cli.infra.ports import PortInUseError
 from herald.common.db.engine import Database
 from herald.common.db.migrate import upgrade
@@ -27,7 +27,7 @@ jobs = typer.Typer(help="Operate on publish jobs.", no_args_is_help=True)
 app.add_typer(jobs, name="jobs")
 app.add_typer(alerting.alerts, name="alerts")
 app.add_typer(alerting.silences, name="silences")
-app.add_typer(alerting.webhooks, name="webhooks")
+app.add_typer(webhook_commands.webhooks, name="webhooks")
 
 
 def fail(message: str) -> typer.Exit:
