@@ -27,5 +27,5 @@ def test_durations(text: str, expected: timedelta) -> None:
     "text", ["", "soon", "2", "h", "0m", "-1h", "2 h", "1w", "367d", "9999999d"]
 )
 def test_what_is_not_a_duration_names_the_input(text: str) -> None:
-    with pytest.raises(ValueError, match="duration|longer"):
+    with pytest.raises(ValueError, match=r"duration|longer"):
         parse_duration(text)
