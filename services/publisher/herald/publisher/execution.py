@@ -35,7 +35,7 @@ from herald.publisher.domain.errors import (
     TransientPublishError,
 )
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
-from herald.publisher.leases import Heartbeat, kept_alive
+from herald.publisher.leases import Heartbeat, LeaseClock, LeaseLost, kept_alive, still_ours
 from herald.publisher.settings import PublisherSettings
 
 log = structlog.get_logger(__name__)
@@ -80,15 +80,16 @@ class Executor:
             try:
                 adapter = self._adapter(claimed.platform)
                 self._check_budget(claimed, adapter)
+                clock = LeaseClock(self.settings.lease_s, claimed.lease_expires_at)
                 async with kept_alive(
-                    self.runtime.db,
-                    claimed,
-                    self.settings.lease_s,
-                    self.settings.consumer_ack_wait_s,
-                    heartbeat,
+                    self.runtime.db, claimed, clock, self.settings.consumer_ack_wait_s, heartbeat
                 ):
-                    external_id = await self._call(adapter, claimed, target, _content(asset))
+                    external_id = await self._call(adapter, claimed, target, _content(asset), clock)
                 fault_point("publisher.after_platform_call")
+            except LeaseLost:
+                log.warning("publish.lease_lost_before_call", job_id=str(job_id))
+                metrics.FENCED_OUT.labels(claimed.platform).inc()
+                return  # another worker holds the job: it reconciles our open attempt
             except PublishError as error:
                 return await self._failed(claimed, error, time.perf_counter() - started)
             except Exception as error:  # an adapter bug: recorded as a failure, never left open
@@ -99,7 +100,12 @@ class Executor:
             await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)
 
     async def _call(
-        self, adapter: PlatformAdapter, claimed: Claim, target: Target, content: Content
+        self,
+        adapter: PlatformAdapter,
+        claimed: Claim,
+        target: Target,
+        content: Content,
+        clock: LeaseClock,
     ) -> str:
         key = str(claimed.job_id)
         with metrics.PLATFORM_CALL_SECONDS.labels(claimed.platform).time():
@@ -110,6 +116,8 @@ class Executor:
                     return found
             if claimed.cancel_requested:  # its worker died mid-call: never post after a cancel
                 raise PermanentPublishError("cancelled", "cancelled while a call was in flight")
+            if not await still_ours(self.runtime.db, claimed, clock):
+                raise LeaseLost(key)
             return await adapter.publish(target, content, key)
 
     def _check_budget(self, claimed: Claim, adapter: PlatformAdapter) -> None:

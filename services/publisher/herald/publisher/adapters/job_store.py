@@ -39,6 +39,7 @@ class Claim:
     attempt_base: int = 0  # attempts made before the last manual retry
     reconcile: bool = False  # the platform may hold a post of ours: ask it before posting
     cancel_requested: bool = False  # a cancel arrived while a worker (now gone) held the job
+    lease_expires_at: datetime | None = None  # as written by the claim
 
     @property
     def attempt_in_run(self) -> int:
@@ -159,6 +160,7 @@ async def claim(
         row.attempt_base,
         reconcile=previous_unfinished or last_code in UNKNOWN_OUTCOME,
         cancel_requested=row.cancel_requested_at is not None,
+        lease_expires_at=row.lease_expires_at,
     )
 
 
