@@ -28,7 +28,7 @@ from herald.common.db.models import (
     WebhookEndpoint,
 )
 from herald.common.domain.job_states import JobStatus
-from herald.common.events import Envelope, PublishFailed, PublishSucceeded
+from herald.common.events import ConditionReported, Envelope, PublishFailed, PublishSucceeded
 from herald.common.ids import new_id
 from herald.common.outbox import OutboxRelay
 from herald.common.settings import HeraldSettings
@@ -308,3 +308,33 @@ async def test_a_silent_instance_raises_an_operator_alert_until_it_is_forgotten(
     cleared = await alert()
     assert cleared is not None
     assert (cleared.status, cleared.resolution) == ("resolved", "auto")
+
+
+async def test_a_reported_condition_raises_an_alert_until_it_is_reported_gone(
+    db: Database, js: JetStreamContext, job_rows: JobRows
+) -> None:
+    alerting = Alerting(db, _relay(db, js), POLICY)
+
+    def report(active: bool) -> Envelope:
+        event = ConditionReported(
+            key="system:disk_full",
+            category="disk",
+            severity="critical",
+            message="the media cache disk is full",
+            active=active,
+        )
+        return Envelope.wrap(
+            event, tenant_id=job_rows.tenant_id, subject_id=job_rows.tenant_id, now=_now()
+        )
+
+    await alerting.condition_reported("test-system", report(True))
+    (alert,) = await _alerts_of(db, job_rows.tenant_id)
+    assert (alert.dedup_key, alert.severity, alert.source) == (
+        "system:disk_full",
+        "critical",
+        "system",
+    )
+    await alerting.condition_reported("test-system", report(False))
+    (cleared,) = await _alerts_of(db, job_rows.tenant_id)
+    assert (cleared.status, cleared.resolution) == ("resolved", "auto")
+    assert await _events_about(db, cleared.id) == ["alert.raised", "alert.resolved"]
