@@ -174,12 +174,13 @@ async def _inject(
 async def _fault(installation: Installation, kind: str, rng: random.Random, plan: Plan) -> str:
     if kind in ("duplicates", "poison"):
         return await _messages(installation, kind, plan)
-    if kind in ("kill", "pause"):
+    if kind == "kill":
         name = rng.choice(["publisher", "publisher-2"])
+        installation.fleet[name].signal(signal.SIGKILL)  # the supervisor restarts it
+        return f"SIGKILL {name}"
+    if kind == "pause":
+        name = await _holding_a_job(installation, rng)
         process = installation.fleet[name]
-        if kind == "kill":
-            process.signal(signal.SIGKILL)  # the supervisor restarts it
-            return f"SIGKILL {name}"
         process.signal(signal.SIGSTOP)
         await asyncio.sleep(float(FAST_RECOVERY["HERALD_LEASE_S"]) + 2)  # its leases expire
         process.signal(signal.SIGCONT)
@@ -193,6 +194,30 @@ async def _fault(installation: Installation, kind: str, rng: random.Random, plan
     await asyncio.sleep(1.0)
     await asyncio.to_thread(installation.postgres.start)
     return "PostgreSQL stopped (immediate) + restart"
+
+
+async def _holding_a_job(installation: Installation, rng: random.Random) -> str:
+    """A publisher that holds a job right now (so pausing it strands a call in flight), or
+    either one if none does within a few seconds."""
+    names = {
+        f":{installation.fleet[name].pid}": name
+        for name in ("publisher", "publisher-2")
+        if installation.fleet[name].pid is not None
+    }
+    db = Database(installation.database_url, pool_size=1)
+    try:
+        for _ in range(100):
+            async with db.transaction() as session:
+                owners = await session.scalars(
+                    select(PublishJob.lease_owner).where(PublishJob.status == "processing")
+                )
+                holding = [n for o in owners for pid, n in names.items() if (o or "").endswith(pid)]
+            if holding:
+                return rng.choice(holding)
+            await asyncio.sleep(0.05)
+    finally:
+        await db.dispose()
+    return rng.choice(["publisher", "publisher-2"])
 
 
 async def _messages(installation: Installation, kind: str, plan: Plan) -> str:
