@@ -18,6 +18,8 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.ids import new_id
 from herald.common.settings import HeraldSettings
 from herald.common.streams import ensure_streams
+from tests.integration.webhook_rows import add_tenant
+from tests.webhook_receiver import Receiver, webhook_receiver
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +91,16 @@ async def job_rows(db: Database, settings: HeraldSettings) -> JobRows:
             )
         )
     return rows
+
+
+@pytest.fixture
+async def tenant_id(db: Database) -> uuid.UUID:
+    """A tenant of its own (webhook tests)."""
+    return await add_tenant(db)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real webhook receiver on an ephemeral loopback port."""
+    async with webhook_receiver() as running:
+        yield running

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import update
 
 from herald.alerter.adapters import delivery_store
@@ -18,7 +16,6 @@ from herald.common.webhooks import new_secret, seal_secret
 from tests.integration.webhook_rows import (
     BOX,
     add_endpoint,
-    add_tenant,
     delivery,
     drive,
     raise_alert,
@@ -26,18 +23,7 @@ from tests.integration.webhook_rows import (
     statuses,
     tries,
 )
-from tests.webhook_receiver import Receiver, webhook_receiver
-
-
-@pytest.fixture
-async def tenant_id(db: Database) -> uuid.UUID:
-    return await add_tenant(db)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with webhook_receiver() as running:
-        yield running
+from tests.webhook_receiver import Receiver
 
 
 async def test_a_receiver_failing_three_times_gets_it_on_the_fourth_try_with_one_webhook_id(

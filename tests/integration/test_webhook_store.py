@@ -4,7 +4,6 @@ a deleted endpoint, and results fenced out after a claim was taken over."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -18,25 +17,13 @@ from herald.common.ids import new_id
 from herald.common.webhooks import enqueue
 from tests.integration.webhook_rows import (
     add_endpoint,
-    add_tenant,
     delivery,
     drive,
     raise_alert,
     sender,
     tries,
 )
-from tests.webhook_receiver import Receiver, webhook_receiver
-
-
-@pytest.fixture
-async def tenant_id(db: Database) -> uuid.UUID:
-    return await add_tenant(db)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with webhook_receiver() as running:
-        yield running
+from tests.webhook_receiver import Receiver
 
 
 async def test_enqueue_adds_one_delivery_per_subscribed_live_endpoint_once(
