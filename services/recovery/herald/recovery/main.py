@@ -12,7 +12,7 @@ from herald.common.settings import load_settings
 from herald.common.streams import RECOVERY_DEAD_LETTERS
 from herald.recovery.handlers import build_router
 from herald.recovery.settings import RecoverySettings
-from herald.recovery.sweeps import clear_stale_locks, drain_outbox, sweep_jobs
+from herald.recovery.sweeps import clear_stale_locks, drain_outbox, prune_finished, sweep_jobs
 
 log = structlog.get_logger(__name__)
 
@@ -34,11 +34,18 @@ async def run(settings: RecoverySettings) -> None:
             except Exception as error:  # a failed sweep is retried on the next tick
                 log.warning("recovery.sweep_failed", error=str(error))
 
+    async def retention(rt: Runtime) -> None:
+        while not await sleep_unless_stopped(rt.stop, settings.prune_interval_s):
+            try:
+                await prune_finished(rt.db, settings.retention_policy())
+            except Exception as error:  # pruned on the next tick; nothing depends on it
+                log.warning("recovery.prune_failed", error=str(error))
+
     await serve_worker(
         runtime,
         [build_router(runtime, settings)],
         [RECOVERY_DEAD_LETTERS],
-        loops=[sweeps],
+        loops=[sweeps, retention],
         on_start=startup_sweep,
     )
 

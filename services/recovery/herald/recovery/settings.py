@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from herald.common.settings import HeraldSettings
+from herald.recovery.domain.retention import RetentionPolicy
 from herald.recovery.domain.sweep_policy import SweepPolicy
 
 
@@ -16,9 +17,26 @@ class RecoverySettings(HeraldSettings):
     retry_overdue_s: float = Field(30.0, gt=0)
     lease_grace_s: float = Field(5.0, ge=0)
     sweep_batch_size: int = Field(500, ge=1)
+    retention_outbox_s: float = Field(7 * 86400, gt=0, description="sent outbox rows kept")
+    retention_inbox_s: float = Field(7 * 86400, gt=0, description="inbox rows kept")
+    retention_attempts_s: float = Field(
+        30 * 86400, gt=0, description="attempts of finished jobs kept"
+    )
+    retention_deliveries_s: float = Field(
+        30 * 86400, gt=0, description="finished webhook deliveries (and their tries) kept"
+    )
+    prune_interval_s: float = Field(60.0, gt=0, description="how often old rows are pruned")
     lock_grace_s: float = Field(
         60.0, ge=0, description="an expired lock is deleted this long after it expired"
     )
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            self.retention_outbox_s,
+            self.retention_inbox_s,
+            self.retention_attempts_s,
+            self.retention_deliveries_s,
+        )
 
     def sweep_policy(self) -> SweepPolicy:
         return SweepPolicy(

@@ -13,13 +13,15 @@ from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events import Envelope, JobRecovered, PublishFailed, PublishRequested
 from herald.common.outbox import OutboxRelay, stage
-from herald.recovery.adapters import job_sweeps
+from herald.recovery.adapters import job_sweeps, pruning
 from herald.recovery.adapters.job_sweeps import Stranded
+from herald.recovery.domain.retention import RetentionPolicy
 from herald.recovery.domain.sweep_policy import SweepPolicy
 
 log = structlog.get_logger(__name__)
 
 RECOVERED = Counter("herald_recovered_total", "Things the recovery service healed", ["reason"])
+PRUNED = Counter("herald_pruned_rows_total", "Finished bookkeeping rows deleted", ["table"])
 
 
 async def drain_outbox(relay: OutboxRelay, *, grace: bool) -> int:
@@ -39,6 +41,18 @@ async def clear_stale_locks(db: Database, grace_s: float, batch_size: int) -> li
         RECOVERED.labels("lock_expired").inc(len(cleared))
         log.info("recovery.locks_cleared", locks=cleared)
     return cleared
+
+
+async def prune_finished(db: Database, policy: RetentionPolicy) -> dict[str, int]:
+    """Delete one batch per table of bookkeeping whose work is long over."""
+    async with db.transaction() as session:
+        pruned = await pruning.prune(session, policy.cutoffs(datetime.now(UTC)), policy.batch_size)
+    for table, rows in pruned.items():
+        if rows:
+            PRUNED.labels(table).inc(rows)
+    if any(pruned.values()):
+        log.info("recovery.pruned", **pruned)
+    return pruned
 
 
 async def sweep_jobs(db: Database, relay: OutboxRelay, policy: SweepPolicy) -> list[Stranded]:
