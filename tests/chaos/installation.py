@@ -39,7 +39,7 @@ class Installation:
     ports: Ports = field(init=False)
     database_url: str = ""
     _log: IO[str] | None = None
-    _supervising: threading.Event = field(default_factory=threading.Event)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,6 @@ class Installation:
         self.fleet = Fleet(specs, sink, env)
         self.fleet.start()
         self.fleet.wait_ready(timeout=90)
-        self._supervising.set()
         threading.Thread(target=self._supervise, daemon=True).start()
 
     async def _database(self) -> str:
@@ -103,12 +102,11 @@ class Installation:
         return url
 
     def _supervise(self) -> None:
-        while self._supervising.is_set():
+        while not self._stopping.wait(0.1):  # a supervisor tick, like `herald dev`'s
             self.fleet.supervise_once(time.monotonic())
-            time.sleep(0.1)
 
     def stop(self) -> None:
-        self._supervising.clear()
+        self._stopping.set()
         if hasattr(self, "fleet"):
             self.fleet.stop()
         self.nats.stop()

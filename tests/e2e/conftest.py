@@ -113,7 +113,12 @@ async def tenant(api: httpx.AsyncClient) -> Tenant:
     return Tenant(body["tenant"]["id"], body["api_key"])
 
 
-async def make_channel(api: httpx.AsyncClient, tenant: Tenant, account: str) -> str:
+async def make_channel(
+    api: httpx.AsyncClient,
+    tenant: Tenant,
+    account: str,
+    token: str = "secret-token",  # noqa: S107
+) -> str:
     response = await api.post(
         "/v1/channels",
         headers=tenant.auth,
@@ -121,7 +126,7 @@ async def make_channel(api: httpx.AsyncClient, tenant: Tenant, account: str) -> 
             "platform": "sandbox",
             "name": account,
             "config": {"account": account},
-            "credentials": {"token": "secret-token"},
+            "credentials": {"token": token},
         },
     )
     assert response.status_code == 201, response.text

@@ -304,17 +304,7 @@ async def test_a_manual_resolve_is_announced_to_the_endpoint(
 async def test_refused_credentials_raise_a_channel_auth_alert(
     api: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    response = await api.post(
-        "/v1/channels",
-        headers=tenant.auth,
-        json={
-            "platform": "sandbox",
-            "name": "expired",
-            "config": {"account": f"auth-{uuid.uuid4().hex[:6]}"},
-            "credentials": {"token": "expired"},
-        },
-    )
-    channel = response.json()["id"]
+    channel = await make_channel(api, tenant, f"auth-{uuid.uuid4().hex[:6]}", token="expired")
     (job,) = await _publish(api, tenant, channel, 1)
     alerts_page: dict[str, Any] = {}
 

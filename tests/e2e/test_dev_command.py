@@ -132,6 +132,17 @@ def test_make_run_walkthrough_then_ctrl_c_stops_everything(home: Path) -> None:
     assert _left_running(marker, home) == [], "nothing may be left running"
 
 
+def _read_until(process: subprocess.Popen[str], text: str, timeout: float) -> str:
+    """Lines of ``process``'s output up to and including the first that holds ``text``."""
+    assert process.stdout is not None
+    deadline, seen = time.monotonic() + timeout, []
+    for line in process.stdout:
+        seen.append(line)
+        if text in line or time.monotonic() > deadline:
+            break
+    return "".join(seen)
+
+
 def test_ctrl_c_twice_still_stops_everything(home: Path) -> None:
     """A terminal's Ctrl-C reaches every process of the group and `uv run` forwards it again:
     the second SIGINT arrives while the services stop, and must not cut that short."""
@@ -141,9 +152,10 @@ def test_ctrl_c_twice_still_stops_everything(home: Path) -> None:
         _wait_for_demo(process, home)
     finally:
         process.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        seen = _read_until(process, "stopping…", timeout=30)
+        process.send_signal(signal.SIGINT)  # while the services are being stopped
+        rest, _ = process.communicate(timeout=60)
+    output = seen + rest
     assert process.returncode == 0, output[-3000:]
     assert "still stopping" in output
     assert "stopped" in output.splitlines()[-1]

@@ -338,3 +338,31 @@ async def test_a_reported_condition_raises_an_alert_until_it_is_reported_gone(
     (cleared,) = await _alerts_of(db, job_rows.tenant_id)
     assert (cleared.status, cleared.resolution) == ("resolved", "auto")
     assert await _events_about(db, cleared.id) == ["alert.raised", "alert.resolved"]
+
+
+async def test_a_channel_failing_too_often_escalates_once_a_window(
+    db: Database, js: JetStreamContext, job_rows: JobRows
+) -> None:
+    """One final failure opens an error alert; its channel's attempts then fail at least half
+    of ten times inside the window, so the rules escalate it to critical, once."""
+    relay, now = _relay(db, js), _now()
+    await Alerting(db, relay, POLICY).publish_failed("test-failed", _failed(job_rows))
+    async with db.transaction() as session:
+        for number in range(1, 11):
+            session.add(
+                PublishAttempt(
+                    tenant_id=job_rows.tenant_id,
+                    job_id=job_rows.job_id,
+                    number=number,
+                    worker="w",
+                    fencing_token=1,
+                    started_at=now,
+                    finished_at=now,
+                    outcome="failed" if number <= 6 else "succeeded",
+                )
+            )
+    await evaluate_once(db, relay, POLICY, 3600, now)
+    await evaluate_once(db, relay, POLICY, 3600, now + timedelta(seconds=1))
+    (alert,) = await _alerts_of(db, job_rows.tenant_id)
+    assert (alert.severity, alert.escalation_level) == ("critical", 1)
+    assert sorted(await _events_about(db, alert.id)) == ["alert.escalated", "alert.raised"]

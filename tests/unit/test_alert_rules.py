@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from herald.alerter.domain.policy import AlertPolicy
+from herald.alerter.domain.publish_alerts import alert_for_failure
 from herald.alerter.domain.rules import (
     FailureRate,
     FleetSnapshot,
@@ -16,6 +17,7 @@ from herald.alerter.domain.rules import (
     resolves_quietly,
 )
 from herald.alerter.domain.severity import Severity
+from herald.common.events import PublishFailed
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = AlertPolicy()
@@ -87,3 +89,24 @@ def test_quiet_resolution_after_the_quiet_time() -> None:
 
 def test_a_channel_needing_reauthorization_never_goes_quiet() -> None:
     assert not resolves_quietly("channel_auth", NOW - timedelta(days=7), NOW, POLICY)
+
+
+def test_a_job_parked_for_refused_credentials_raises_no_failure_alert() -> None:
+    def failure(error_class: str, final: bool) -> PublishFailed:
+        return PublishFailed(
+            job_id=TENANT,
+            asset_id=TENANT,
+            channel_id=TENANT,
+            platform="sandbox",
+            error_class=error_class,
+            error_code="http_401",
+            message="expired",
+            attempt=1,
+            final=final,
+        )
+
+    assert alert_for_failure(failure("auth", final=False)) is None  # channel.auth_failed's
+    draft = alert_for_failure(failure("auth", final=True))
+    assert draft is not None and draft.severity is Severity.ERROR
+    transient = alert_for_failure(failure("transient", final=False))
+    assert transient is not None and transient.severity is Severity.WARNING

@@ -51,10 +51,9 @@ class Alerting:
         self.db, self.relay, self.policy = db, relay, policy
 
     async def publish_failed(self, consumer: str, envelope: Envelope) -> None:
-        failure = envelope.payload(PublishFailed)
-        if failure.error_class == "auth" and not failure.final:
-            return  # the job is parked: channel.auth_failed raises the one alert that explains it
-        await self.occurrence(consumer, envelope, alert_for_failure(failure))
+        draft = alert_for_failure(envelope.payload(PublishFailed))
+        if draft is not None:
+            await self.occurrence(consumer, envelope, draft)
 
     async def channel_auth_failed(self, consumer: str, envelope: Envelope) -> None:
         draft = alert_for_auth_failure(envelope.payload(ChannelAuthFailed))

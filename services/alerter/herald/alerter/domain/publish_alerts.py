@@ -34,8 +34,11 @@ def auth_key(channel_id: uuid.UUID) -> str:
     return f"channel_auth:{channel_id}"
 
 
-def alert_for_failure(failure: PublishFailed) -> AlertDraft:
-    """A final failure is an error, a retried one a warning."""
+def alert_for_failure(failure: PublishFailed) -> AlertDraft | None:
+    """A final failure is an error, a retried one a warning; None for a job parked because
+    the channel's credentials were refused (``channel.auth_failed`` raises that one alert)."""
+    if failure.error_class == "auth" and not failure.final:
+        return None
     what = "gave up publishing" if failure.final else "a publish attempt failed"
     return AlertDraft(
         severity=Severity.ERROR if failure.final else Severity.WARNING,

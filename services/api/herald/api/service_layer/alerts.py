@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,14 +58,24 @@ async def page_of_alerts(
     return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
 
 
+Owned = TypeVar("Owned", Alert, Silence)
+
+
+async def _owned(
+    session: AsyncSession, model: type[Owned], tenant_id: uuid.UUID, row_id: uuid.UUID, lock: bool
+) -> Owned:
+    """The tenant's row (locked if asked); another tenant's is not found either."""
+    query = select(model).where(model.id == row_id, model.tenant_id == tenant_id)
+    row = await session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        raise NotFound(model.__tablename__.removesuffix("s"))
+    return row
+
+
 async def alert_of(
     session: AsyncSession, tenant_id: uuid.UUID, alert_id: uuid.UUID, *, lock: bool = False
 ) -> Alert:
-    query = select(Alert).where(Alert.id == alert_id, Alert.tenant_id == tenant_id)
-    alert = await session.scalar(query.with_for_update() if lock else query)
-    if alert is None:
-        raise NotFound("alert")
-    return alert
+    return await _owned(session, Alert, tenant_id, alert_id, lock)
 
 
 def acknowledge(alert: Alert, now: datetime) -> None:
@@ -145,11 +156,7 @@ async def create_silence(
 async def silence_of(
     session: AsyncSession, tenant_id: uuid.UUID, silence_id: uuid.UUID, *, lock: bool = False
 ) -> Silence:
-    query = select(Silence).where(Silence.id == silence_id, Silence.tenant_id == tenant_id)
-    silence = await session.scalar(query.with_for_update() if lock else query)
-    if silence is None:
-        raise NotFound("silence")
-    return silence
+    return await _owned(session, Silence, tenant_id, silence_id, lock)
 
 
 def expire_silence(silence: Silence, now: datetime) -> None:
