@@ -51,7 +51,12 @@ class JobRows:
 @pytest.fixture
 async def job_rows(db: Database, settings: HeraldSettings) -> JobRows:
     """A tenant, a sandbox channel, an approved asset and its queued publish job."""
-    box = CredentialBox.from_setting(settings.credential_keys)
+    return await add_job_rows(db, settings.credential_keys)
+
+
+async def add_job_rows(db: Database, credential_keys: str) -> JobRows:
+    """A tenant, a sandbox channel, an approved asset and its queued publish job."""
+    box = CredentialBox.from_setting(credential_keys)
     sealed = box.seal({"token": "t"})
     rows = JobRows(new_id(), new_id(), new_id(), new_id())
     async with db.transaction() as session:

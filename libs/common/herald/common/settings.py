@@ -52,6 +52,11 @@ class HeraldSettings(BaseSettings):
     outbox_grace_s: float = Field(
         2.0, ge=0, description="age before the background relay takes over an unsent row"
     )
+    metrics_tenant_labels: bool = Field(
+        False,
+        description="also export per-tenant series (herald_tenant_jobs): one per tenant and "
+        "status, so only where the number of tenants is small",
+    )
     webhook_allow_private_targets: bool = Field(
         False,
         description="let webhook endpoints target private, loopback and link-local addresses "

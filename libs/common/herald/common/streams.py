@@ -122,3 +122,13 @@ RECOVERY_DEAD_LETTERS = ConsumerSpec(
     "recovery-dead-letters", DEAD_LETTERS, "$JS.EVENT.ADVISORY.CONSUMER.>"
 )
 """The recovery service turns every dead-lettered message into a failed job and an alert."""
+
+ALL_CONSUMERS = (
+    *PUBLISHER_REQUESTS.values(),
+    ALERTER_PUBLISH_FAILED,
+    ALERTER_PUBLISH_SUCCEEDED,
+    ALERTER_SYSTEM,
+    ALERTER_NOTIFY,
+    RECOVERY_DEAD_LETTERS,
+)
+"""Every durable consumer of the fleet: the recovery service reports their lag."""

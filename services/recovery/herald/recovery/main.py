@@ -10,6 +10,7 @@ from herald.common.pacing import sleep_unless_stopped
 from herald.common.runtime import Runtime, build_runtime, serve_worker
 from herald.common.settings import load_settings
 from herald.common.streams import RECOVERY_DEAD_LETTERS
+from herald.recovery.fleet_gauges import report_fleet
 from herald.recovery.handlers import build_router
 from herald.recovery.settings import RecoverySettings
 from herald.recovery.sweeps import clear_stale_locks, drain_outbox, prune_finished, sweep_jobs
@@ -41,11 +42,22 @@ async def run(settings: RecoverySettings) -> None:
             except Exception as error:  # pruned on the next tick; nothing depends on it
                 log.warning("recovery.prune_failed", error=str(error))
 
+    async def fleet_gauges(rt: Runtime) -> None:
+        while not await sleep_unless_stopped(rt.stop, settings.fleet_gauges_interval_s):
+            if rt.js is None:  # connected before the loops start
+                continue
+            try:
+                await report_fleet(
+                    rt.db, rt.js, settings.instance_stale_s, settings.metrics_tenant_labels
+                )
+            except Exception as error:  # read again on the next tick
+                log.warning("recovery.fleet_gauges_failed", error=str(error))
+
     await serve_worker(
         runtime,
         [build_router(runtime, settings)],
         [RECOVERY_DEAD_LETTERS],
-        loops=[sweeps, retention],
+        loops=[sweeps, retention, fleet_gauges],
         on_start=startup_sweep,
     )
 

@@ -29,6 +29,12 @@ class RecoverySettings(HeraldSettings):
     lock_grace_s: float = Field(
         60.0, ge=0, description="an expired lock is deleted this long after it expired"
     )
+    fleet_gauges_interval_s: float = Field(
+        5.0, gt=0, description="how often jobs by status, consumer lag and instances are read"
+    )
+    instance_stale_s: float = Field(
+        20.0, gt=0, description="a heartbeat older than this no longer counts as a live instance"
+    )
 
     def retention_policy(self) -> RetentionPolicy:
         return RetentionPolicy(
