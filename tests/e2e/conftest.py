@@ -20,6 +20,7 @@ from herald.common.db.engine import Database
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import JobStatus
 from tests.conftest import fresh_database
+from tests.otlp_collector import Collector, otlp_collector
 
 OPERATOR_TOKEN = "e2e-operator-token"
 
@@ -35,7 +36,16 @@ class System:
 
 
 @pytest.fixture(scope="package")
-def system(infra_dir: Path, nats_url: str, postgres_admin_url: str) -> Iterator[System]:
+def collector() -> Iterator[Collector]:
+    """Where the fleet exports its traces, as it would to an OpenTelemetry Collector."""
+    with otlp_collector() as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def system(
+    infra_dir: Path, nats_url: str, postgres_admin_url: str, collector: Collector
+) -> Iterator[System]:
     database_url = fresh_database(postgres_admin_url, "herald_e2e")
     ports = Ports(
         **{name: free_port() for name in ("sandbox", "api", "publisher", "alerter", "recovery")}
@@ -56,6 +66,8 @@ def system(infra_dir: Path, nats_url: str, postgres_admin_url: str) -> Iterator[
         "HERALD_PLATFORM_TIMEOUT_S": "3",
         "HERALD_ALERT_RULES_INTERVAL_S": "0.5",  # platform alerts show up within a second
         "HERALD_WEBHOOK_RETRY_SCHEDULE_S": "0.2,0.2,0.2,0.2,0.2",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # spans arrive within a fraction of a second
     }
     fleet = Fleet(specs, sink, env)
     fleet.start()

@@ -12,6 +12,8 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from herald.common.telemetry import TELEMETRY
+
 Check = Callable[[], Awaitable[object]]
 CHECK_TIMEOUT_S = 2.0
 
@@ -58,7 +60,7 @@ def ops_router(checks: Mapping[str, Check]) -> APIRouter:
 
 
 def ops_app(checks: Mapping[str, Check]) -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=TELEMETRY)
     app.include_router(ops_router(checks))
     return app
 

@@ -36,7 +36,7 @@ from herald.common.outbox import OutboxRelay
 from herald.common.runtime import instance_id
 from herald.common.settings import load_settings
 from herald.common.streams import ensure_streams
-from herald.common.telemetry import setup_tracing, shutdown_tracing
+from herald.common.telemetry import TELEMETRY, setup_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +83,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         shutdown_tracing()
         log.info("service.stopped")
 
-    app = FastAPI(title="Herald API", version="1", lifespan=lifespan)
+    app = FastAPI(title="Herald API", version="1", lifespan=lifespan, telemetry=TELEMETRY)
     app.state.herald = AppState(settings=settings, db=db, relay=relay, credentials=box)
     problems.install(app)
     app.middleware("http")(limit_body(settings.max_body_bytes))
