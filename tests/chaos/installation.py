@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from herald.cli.fleet import Fleet, ServiceSpec
-from herald.cli.infra.nats_server import NatsServer
+from herald.cli.infra.nats_server import NatsCluster, NatsServer
 from herald.cli.infra.ports import free_port
 from herald.cli.infra.postgres import EmbeddedPostgres
 from herald.cli.installation import Ports, service_specs, shared_env
@@ -33,7 +33,8 @@ class Installation:
     home: Path
     sync_always: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
-    nats: NatsServer = field(init=False)
+    nats_nodes: int = 1  # 3: a cluster on loopback, streams with 3 replicas
+    nats: NatsServer | NatsCluster = field(init=False)
     postgres: EmbeddedPostgres = field(init=False)
     fleet: Fleet = field(init=False)
     ports: Ports = field(init=False)
@@ -44,7 +45,13 @@ class Installation:
     def __post_init__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.home.chmod(0o755)  # embedded PostgreSQL runs as its own user
-        self.nats = NatsServer(self.home / "nats", sync_always=self.sync_always)
+        if self.nats_nodes > 1:
+            self.nats = NatsCluster(
+                self.home / "nats", self.nats_nodes, sync_always=self.sync_always
+            )
+            self.extra_env.setdefault("HERALD_STREAM_REPLICAS", str(self.nats_nodes))
+        else:
+            self.nats = NatsServer(self.home / "nats", sync_always=self.sync_always)
         self.postgres = EmbeddedPostgres(self.home / "postgres")
 
     @property

@@ -18,6 +18,7 @@ import httpx
 import nats
 from sqlalchemy import func, select
 
+from herald.cli.infra.nats_server import NatsCluster, NatsServer
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage, PublishAttempt, PublishJob
 from herald.common.events import Envelope, PublishRequested
@@ -33,6 +34,7 @@ class Plan:
     publisher_kills: int = 5
     publisher_pauses: int = 0  # SIGSTOP beyond the lease, then SIGCONT
     nats_restarts: int = 1
+    nats_node_restarts: int = 0  # a cluster's PUBLISH stream leader killed, then restarted
     postgres_restarts: int = 1
     duplicate_requests: int = 50  # publish.requested again for jobs already requested
     poison_messages: bool = True  # an unreadable message and one of an unknown schema
@@ -158,6 +160,7 @@ async def _inject(
         ["kill"] * plan.publisher_kills
         + ["pause"] * plan.publisher_pauses
         + ["nats"] * plan.nats_restarts
+        + ["nats-node"] * plan.nats_node_restarts
         + ["postgres"] * plan.postgres_restarts
         + (["duplicates"] if plan.duplicate_requests else [])
         + (["poison"] if plan.poison_messages else [])
@@ -186,14 +189,38 @@ async def _fault(installation: Installation, kind: str, rng: random.Random, plan
         process.signal(signal.SIGCONT)
         return f"SIGSTOP {name} beyond its lease"
     if kind == "nats":
-        await asyncio.to_thread(installation.nats.kill)
+        server = installation.nats
+        assert isinstance(server, NatsServer), "a cluster loses one node at a time (nats-node)"
+        await asyncio.to_thread(server.kill)
         await asyncio.sleep(1.0)
-        await asyncio.to_thread(installation.nats.start)
+        await asyncio.to_thread(server.start)
         return "nats-server SIGKILL + restart"
+    if kind == "nats-node":
+        return await _kill_stream_leader(installation)
     await asyncio.to_thread(installation.postgres.stop, "immediate")
     await asyncio.sleep(1.0)
     await asyncio.to_thread(installation.postgres.start)
     return "PostgreSQL stopped (immediate) + restart"
+
+
+async def _kill_stream_leader(installation: Installation) -> str:
+    """SIGKILL the node leading the PUBLISH stream (the hardest node to lose), then restart it
+    on its data dir: it rejoins and catches up from the others."""
+    cluster = installation.nats
+    assert isinstance(cluster, NatsCluster), "nats-node faults need a cluster"
+    client = await nats.connect(cluster.url.split(","))
+    try:
+        info = await client.jetstream().stream_info("PUBLISH")
+        leader = info.cluster.leader if info.cluster is not None else None
+    finally:
+        await client.close()
+    if leader is None:
+        raise RuntimeError("the PUBLISH stream reports no leader")
+    node = cluster.node(leader)
+    await asyncio.to_thread(node.kill)
+    await asyncio.sleep(2.0)
+    await asyncio.to_thread(node.start, 30.0)
+    return f"nats {leader} (PUBLISH stream leader) SIGKILL + restart"
 
 
 async def _holding_a_job(installation: Installation, rng: random.Random) -> str:
@@ -223,7 +250,7 @@ async def _holding_a_job(installation: Installation, rng: random.Random) -> str:
 async def _messages(installation: Installation, kind: str, plan: Plan) -> str:
     """Straight to JetStream, as a buggy or hostile publisher would."""
     subject = PublishRequested(job_id=uuid.uuid4()).subject_of()
-    client = await nats.connect(installation.nats.url)
+    client = await nats.connect(installation.nats.url.split(","))
     try:
         js = client.jetstream()
         if kind == "poison":

@@ -6,13 +6,22 @@ come from settings, not constants.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
+import nats.errors
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import (
+    BadRequestError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 from herald.common.settings import HeraldSettings
 
@@ -63,20 +72,55 @@ def stream_config(spec: StreamSpec, settings: HeraldSettings) -> StreamConfig:
     )
 
 
+TRANSIENT = (nats.errors.TimeoutError, ServiceUnavailableError, NoStreamResponseError)
+"""What a cluster answers while it elects leaders or places a new replicated stream."""
+SETUP_TIMEOUT_S = 120.0
+
+
+def setup_retry_delay(tries: int, *, base_s: float = 0.2, cap_s: float = 5.0) -> float:
+    """Backoff between tries of a stream or consumer declaration (pure)."""
+    return float(min(cap_s, base_s * 2 ** min(tries, 16)))
+
+
+async def _declared(what: str, declare: Callable[[], Awaitable[None]]) -> None:
+    """Retry a declaration through a cluster's transient refusals (several services declare
+    the same streams at once; a replicated stream takes a moment to place)."""
+    deadline = time.monotonic() + SETUP_TIMEOUT_S
+    tries = 0
+    while True:
+        try:
+            await declare()
+            return
+        except TRANSIENT as error:
+            if time.monotonic() > deadline:
+                raise
+            delay = setup_retry_delay(tries)
+            log.warning("jetstream.setup_retry", what=what, error=repr(error), delay_s=delay)
+            tries += 1
+            await asyncio.sleep(delay)
+
+
 async def ensure_streams(js: JetStreamContext, settings: HeraldSettings) -> None:
     """Create each stream, or bring an existing one to the configured settings."""
     for spec in STREAMS:
-        config = stream_config(spec, settings)
+        await _declared(f"stream {spec.name}", partial(_ensure_stream, js, spec, settings))
+
+
+async def _ensure_stream(js: JetStreamContext, spec: StreamSpec, settings: HeraldSettings) -> None:
+    config = stream_config(spec, settings)
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
         try:
-            await js.stream_info(spec.name)
-        except NotFoundError:
             await js.add_stream(config)
             log.info("stream.created", stream=spec.name)
-            continue
-        try:
-            await js.update_stream(config)
-        except BadRequestError as error:  # e.g. replicas cannot change on a single node
-            log.warning("stream.update_refused", stream=spec.name, error=str(error))
+            return
+        except BadRequestError:  # another service created it meanwhile: update it below
+            await js.stream_info(spec.name)
+    try:
+        await js.update_stream(config)
+    except BadRequestError as error:  # e.g. replicas cannot change on a single node
+        log.warning("stream.update_refused", stream=spec.name, error=str(error))
 
 
 PUBLISHER_REQUESTS = {
@@ -114,8 +158,15 @@ async def ensure_consumers(
 ) -> None:
     """Create each durable consumer, or bring an existing one to the configured settings."""
     for spec in specs:
-        await js.add_consumer(spec.stream.name, consumer_config(spec, settings))
+        config = consumer_config(spec, settings)
+        await _declared(
+            f"consumer {spec.durable}", partial(_add_consumer, js, spec.stream.name, config)
+        )
         log.info("consumer.ready", stream=spec.stream.name, consumer=spec.durable)
+
+
+async def _add_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
+    await js.add_consumer(stream, config)
 
 
 RECOVERY_DEAD_LETTERS = ConsumerSpec(

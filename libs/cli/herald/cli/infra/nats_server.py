@@ -17,11 +17,22 @@ import subprocess
 import sysconfig
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from herald.cli.infra.ports import PortInUseError, free_port, log_tail, port_in_use
 
-__all__ = ["NatsServer", "find_nats_server_binary"]
+__all__ = ["ClusterMembership", "NatsCluster", "NatsServer", "find_nats_server_binary"]
+
+
+@dataclass(frozen=True)
+class ClusterMembership:
+    """One node's place in a cluster: its name, its route port, its peers' route URLs."""
+
+    name: str
+    server_name: str
+    port: int
+    routes: tuple[str, ...]
 
 
 def find_nats_server_binary() -> Path:
@@ -53,6 +64,7 @@ class NatsServer:
         host: str = "127.0.0.1",
         sync_always: bool = True,
         log_file: Path | None = None,
+        cluster: ClusterMembership | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.config_file = self.data_dir / "nats-server.conf"
@@ -62,6 +74,7 @@ class NatsServer:
         self._fixed_port, self._fixed_monitor = port != 0, monitor_port != 0
         self.port = port or free_port(host)
         self.monitor_port = monitor_port or free_port(host)
+        self.cluster = cluster
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,8 +104,17 @@ class NatsServer:
     def _write_config(self) -> None:
         store = self.data_dir / "jetstream"
         sync = "\n  sync_interval: always" if self.sync_always else ""
+        clustered = ""
+        if self.cluster is not None:
+            routes = ", ".join(json.dumps(route) for route in self.cluster.routes)
+            clustered = (
+                f"server_name: {json.dumps(self.cluster.server_name)}\n"
+                f"cluster {{\n  name: {json.dumps(self.cluster.name)}\n"
+                f"  listen: {json.dumps(f'{self.host}:{self.cluster.port}')}\n"
+                f"  routes: [{routes}]\n}}\n"
+            )
         config = (
-            f"listen: {json.dumps(f'{self.host}:{self.port}')}\n"
+            clustered + f"listen: {json.dumps(f'{self.host}:{self.port}')}\n"
             f"http: {json.dumps(f'{self.host}:{self.monitor_port}')}\n"
             f"pid_file: {json.dumps(str(self.data_dir / 'nats-server.pid'))}\n"
             f"jetstream {{\n  store_dir: {json.dumps(str(store))}{sync}\n}}\n"
@@ -123,8 +145,9 @@ class NatsServer:
                     os.kill(pid, signal.SIGKILL)
                 time.sleep(0.02)
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Spawn the server and return once JetStream reports healthy."""
+    def start(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Spawn the server and return once JetStream reports healthy (``wait=False``: at
+        once; a cluster's first node cannot be healthy before the others are up)."""
         if self.running:
             return
         binary = find_nats_server_binary()
@@ -143,11 +166,15 @@ class NatsServer:
                 [str(binary), "-c", str(self.config_file)], stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        self._wait_healthy(timeout)
+        if wait:
+            self.wait_healthy(timeout)
 
-    def _wait_healthy(self, timeout: float) -> None:
+    def wait_healthy(self, timeout: float) -> None:
+        """Until JetStream is enabled; in a cluster, until it is also current with the
+        cluster's meta leader and streams (the full ``/healthz``)."""
         assert self._proc is not None
-        health = f"{self.monitor_url}/healthz?js-enabled-only=true"
+        query = "" if self.cluster is not None else "?js-enabled-only=true"
+        health = f"{self.monitor_url}/healthz{query}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -198,3 +225,46 @@ class NatsServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class NatsCluster:
+    """``size`` nats-servers with JetStream clustered on loopback (R3 streams survive one
+    node's loss). Each node keeps its ports and data dir across restarts."""
+
+    def __init__(self, data_dir: Path, size: int = 3, *, sync_always: bool = True) -> None:
+        host = "127.0.0.1"
+        route_ports = [free_port(host) for _ in range(size)]
+        self.nodes = [
+            NatsServer(
+                Path(data_dir) / f"node-{n}",
+                sync_always=sync_always,
+                cluster=ClusterMembership(
+                    "herald",
+                    f"node-{n}",
+                    route_ports[n],
+                    tuple(f"nats://{host}:{p}" for i, p in enumerate(route_ports) if i != n),
+                ),
+            )
+            for n in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every node's client URL, comma-separated (as HERALD_NATS_URL takes them)."""
+        return ",".join(node.url for node in self.nodes)
+
+    def node(self, server_name: str) -> NatsServer:
+        for node in self.nodes:
+            if node.cluster is not None and node.cluster.server_name == server_name:
+                return node
+        raise KeyError(server_name)
+
+    def start(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.start(wait=False)
+        for node in self.nodes:
+            node.wait_healthy(timeout)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
