@@ -100,8 +100,17 @@ class Installation:
 
         self.fleet = Fleet(specs, sink, env)
         self.fleet.start()
-        self.fleet.wait_ready(timeout=90)
+        try:
+            self.fleet.wait_ready(timeout=90)
+        except RuntimeError as error:  # say why: the last lines of the services that died
+            dead = [name for name, process in self.fleet.processes.items() if not process.alive]
+            raise RuntimeError(f"{error}\n{self._tail(dead)}") from None
         threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _tail(self, names: list[str], lines: int = 40) -> str:
+        prefixes = tuple(f"{name:>11} | " for name in names)
+        logged = self.log_file.read_text().splitlines()
+        return "\n".join([line for line in logged if line.startswith(prefixes)][-lines:])
 
     async def _database(self) -> str:
         url = await self.postgres.create_database("herald_chaos")

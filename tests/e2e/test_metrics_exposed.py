@@ -15,6 +15,7 @@ from tests.e2e.conftest import System, Tenant, eventually, make_channel
 REPO = Path(__file__).resolve().parents[2]
 TYPE_LINE = re.compile(r"^# TYPE (\S+) (\w+)$", re.MULTILINE)
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)", re.MULTILINE)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SERIES_OF = {
     "counter": ("", "_created"),
     "gauge": ("",),
@@ -79,6 +80,10 @@ async def test_every_metric_read_by_a_dashboard_or_a_rule_is_exposed(
     assert used, "the dashboards and rules read some metrics"
     missing = {name: sorted(where) for name, where in used.items() if name not in exposed}
     assert not missing, f"read by dashboards or rules but exposed by no service: {missing}"
+
+    for name, text in scraped.items():  # bounded labels: no ids of tenants, jobs or channels
+        ids = sorted({m[0] for m in UUID.finditer(text)})
+        assert not ids, f"{name} exposes ids in its labels: {ids[:3]}"
 
     recovery = scraped["recovery"]
     pending = sample_value(

@@ -72,7 +72,12 @@ def stream_config(spec: StreamSpec, settings: HeraldSettings) -> StreamConfig:
     )
 
 
-TRANSIENT = (nats.errors.TimeoutError, ServiceUnavailableError, NoStreamResponseError)
+TRANSIENT = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    ServiceUnavailableError,
+    NoStreamResponseError,
+)
 """What a cluster answers while it elects leaders or places a new replicated stream."""
 SETUP_TIMEOUT_S = 120.0
 
