@@ -2,7 +2,10 @@
 moments, nats-server is killed and restarted once and PostgreSQL is stopped (immediate) and
 restarted once. Prints one row per run; exits 1 unless every run lost and doubled nothing.
 
-    python -m tests.chaos [--runs 3] [--assets 100] [--channels 10] [--keep]
+    python -m tests.chaos [--runs 3] [--assets 100] [--channels 10] [--nats-nodes 3] [--keep]
+
+With ``--nats-nodes 3`` NATS is a cluster on loopback (streams with 3 replicas) and, instead
+of the single server's kill, the node leading the PUBLISH stream is killed and restarted.
 """
 
 from __future__ import annotations
@@ -61,13 +64,21 @@ def main() -> int:
     parser.add_argument("--assets", type=int, default=100)
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--window", type=float, default=20.0, help="seconds the faults spread over")
+    parser.add_argument("--nats-nodes", type=int, default=1, help="3: a NATS cluster")
     parser.add_argument("--keep", action="store_true", help="keep data and logs")
     args = parser.parse_args()
-    plan = Plan(assets=args.assets, channels=args.channels, fault_window_s=args.window)
+    clustered = args.nats_nodes > 1
+    plan = Plan(
+        assets=args.assets,
+        channels=args.channels,
+        fault_window_s=args.window,
+        nats_restarts=0 if clustered else 1,
+        nats_node_restarts=1 if clustered else 0,
+    )
     rows, clean = [], True
     for n in range(1, args.runs + 1):
         home = Path(tempfile.mkdtemp(prefix="herald-chaos-", dir=tempfile.gettempdir()))
-        installation = Installation(home)
+        installation = Installation(home, nats_nodes=args.nats_nodes)
         print(f"run {n}: {plan.jobs} jobs, data and logs in {home}", flush=True)
         try:
             installation.start()

@@ -16,6 +16,9 @@ from typing import Any
 
 import httpx
 import nats
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError
 from sqlalchemy import func, select
 
 from herald.cli.infra.nats_server import NatsCluster, NatsServer
@@ -254,12 +257,12 @@ async def _messages(installation: Installation, kind: str, plan: Plan) -> str:
     try:
         js = client.jetstream()
         if kind == "poison":
-            await js.publish(subject, b"\x00 not an envelope")
+            await _publish(js, subject, b"\x00 not an envelope")
             stranger = PublishRequested(job_id=uuid.uuid4())
             envelope = Envelope.wrap(
                 stranger, tenant_id=None, subject_id=stranger.job_id, now=datetime.now(UTC)
             ).model_copy(update={"schema_version": 99})
-            await js.publish(subject, envelope.to_json())
+            await _publish(js, subject, envelope.to_json())
             return "a poison message and one of an unknown schema"
         db = Database(installation.database_url, pool_size=1)
         try:
@@ -272,10 +275,21 @@ async def _messages(installation: Installation, kind: str, plan: Plan) -> str:
             command = PublishRequested(job_id=job_id)
             now = datetime.now(UTC)
             envelope = Envelope.wrap(command, tenant_id=tenant_id, subject_id=job_id, now=now)
-            await js.publish(command.subject_of(), envelope.to_json())
+            await _publish(js, command.subject_of(), envelope.to_json())
         return f"{len(ids)} duplicate publish requests"
     finally:
         await client.drain()
+
+
+async def _publish(js: JetStreamContext, subject: str, payload: bytes) -> None:
+    """Through a cluster's leader elections, as any publisher would."""
+    for attempt in range(100):
+        try:
+            await js.publish(subject, payload)
+            return
+        except (NoStreamResponseError, nats.errors.TimeoutError):
+            await asyncio.sleep(min(1.0, 0.05 * (attempt + 1)))
+    raise RuntimeError(f"JetStream did not take {subject}")
 
 
 async def _drained(db: Database, plan: Plan) -> None:
