@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from herald.cli.infra.ports import PortInUseError, free_port, log_tail, port_in_use
 

@@ -1,0 +1,57 @@
+"""CPU seconds and peak RSS of the processes that do the work, read from the kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import psutil
+
+
+def _family(pid: int) -> list[psutil.Process]:
+    """The process and its children (PostgreSQL's backends, Celery's pool)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for process in _family(pid):
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The high-water mark of resident memory (VmHWM) of the process itself."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class CpuMeter:
+    """CPU used by named processes (with their children) between ``start`` and ``stop``."""
+
+    pids: Mapping[str, int]
+    _start: dict[str, float] | None = None
+
+    def start(self) -> None:
+        self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        assert self._start is not None, "start() first"
+        return {
+            name: max(0.0, cpu_seconds(pid) - self._start[name]) for name, pid in self.pids.items()
+        }
