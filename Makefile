@@ -7,12 +7,13 @@ UV := $(if $(SYSTEM_UV),$(SYSTEM_UV),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test chaos lint fmt sync clean help
+.PHONY: run test chaos bench lint fmt sync clean help
 
 help:
 	@echo "make run   - the whole system on this machine (Ctrl-C stops it)"
 	@echo "make test  - every test, against a real nats-server and PostgreSQL"
 	@echo "make chaos - 1,000 jobs while publishers, nats-server and PostgreSQL crash (3 runs)"
+	@echo "make bench - Herald vs the raw loop, Celery and dramatiq; 3 runs (long: see bench/)"
 	@echo "make lint  - ruff and mypy"
 	@echo "make fmt   - format and fix imports"
 
@@ -34,6 +35,9 @@ test: sync
 
 chaos: sync
 	$(RUN) python -m tests.chaos --runs 3
+
+bench: sync
+	$(RUN) python -m bench --runs 3
 
 lint: sync
 	$(UV) lock --check

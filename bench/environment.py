@@ -68,10 +68,10 @@ class BenchEnv:
 
     def _start_sandbox(self) -> None:
         env = {**os.environ, "HERALD_SANDBOX_PORT": str(self.sandbox_port)}
-        log = (self.home / "sandbox.log").open("ab")
-        self._sandbox = subprocess.Popen(
-            [sys.executable, "-m", "herald.sandbox"], env=env, stdout=log, stderr=log
-        )
+        with (self.home / "sandbox.log").open("ab") as log:  # the child keeps its own copy
+            self._sandbox = subprocess.Popen(
+                [sys.executable, "-m", "herald.sandbox"], env=env, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -80,6 +80,23 @@ class BenchEnv:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"the sandbox did not start; see {self.home / 'sandbox.log'}")
+
+    @property
+    def postgres_pid(self) -> int | None:
+        """The postmaster (its children are the backends)."""
+        try:
+            return int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def infrastructure_pids(self, fsync: Fsync) -> dict[str, int]:
+        """PostgreSQL, the nats-server in use and the sandbox: part of every job's cost."""
+        pids = {
+            "postgres": self.postgres_pid,
+            "nats-server": self.nats[fsync].pid,
+            "sandbox": self.sandbox_pid,
+        }
+        return {name: pid for name, pid in pids.items() if pid is not None}
 
     @property
     def sandbox_pid(self) -> int | None:

@@ -1,0 +1,202 @@
+"""Herald end to end through its real processes: HTTP approve → job recorded → sandbox post →
+result recorded → event acked. The API, one or two publishers, the alerter and the recovery
+service run as in production (their own processes, INFO logs, durable JetStream); the sandbox
+answers at once and the channels' rate limits are lifted, so the pipeline is what is measured.
+
+Assets are written straight into the database before the clock starts (uploading content is
+not the path under test); tenant and channels are created through the API. Latency is read
+from the server's clocks: the asset's ``approved_at`` to the job's ``finished_at``."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+import httpx
+
+from bench.cost import CpuMeter, peak_rss_mb
+from bench.environment import BenchEnv, Fsync, asyncpg_dsn
+from bench.load import open_loop, saturate, until_completed
+from bench.stats import latency_summary
+from herald.cli.fleet import Fleet, ServiceSpec
+from herald.cli.infra.ports import free_port
+from herald.cli.installation import Ports, service_specs, shared_env
+from herald.common.ids import new_id
+
+OPERATOR_TOKEN = "bench-operator-token"  # noqa: S105
+CHANNELS = 20
+APPROVERS = 32  # concurrent HTTP clients when saturating
+UNLIMITED = {"per_period": 1_000_000, "period_s": 1, "burst": 1_000_000}
+TUNING = {
+    "HERALD_TENANT_CONCURRENCY": "0",  # one tenant here; the cap is a fairness policy
+    "HERALD_LOG_LEVEL": "INFO",
+}
+SUCCEEDED = "SELECT count(*) FROM publish_jobs WHERE status = 'succeeded'"
+LATENCIES_MS = """
+SELECT extract(epoch FROM j.finished_at - a.approved_at) * 1000
+  FROM publish_jobs j JOIN assets a ON a.id = j.asset_id WHERE j.status = 'succeeded'
+"""
+
+
+@contextmanager
+def fleet(env: BenchEnv, database_url: str, fsync: Fsync, publishers: int) -> Iterator[Fleet]:
+    ports = Ports(
+        api=free_port(),
+        publisher=free_port(),
+        alerter=free_port(),
+        recovery=free_port(),
+        sandbox=env.sandbox_port,
+    )
+    specs = [spec for spec in service_specs(ports) if spec.name != "sandbox"]
+    for n in range(2, publishers + 1):
+        port = free_port()
+        specs.append(
+            ServiceSpec(f"publisher-{n}", "herald.publisher", port, {"HERALD_HTTP_PORT": str(port)})
+        )
+    log = (env.home / f"herald-{time.monotonic_ns()}.log").open("a", buffering=1)
+
+    def sink(name: str, line: str) -> None:
+        log.write(f"{name:>11} | {line}\n")
+
+    variables = {
+        **shared_env(ports, database_url, env.nats_url(fsync), OPERATOR_TOKEN),
+        **TUNING,
+    }
+    running = Fleet(specs, sink, variables)
+    running.start()
+    try:
+        running.wait_ready(timeout=90)
+        yield running
+    finally:
+        running.stop()
+        log.close()
+
+
+def api_url(running: Fleet) -> str:
+    return running["api"].spec.base_url
+
+
+async def _tenant(api: httpx.AsyncClient) -> tuple[uuid.UUID, dict[str, str], list[uuid.UUID]]:
+    created = await api.post(
+        "/v1/tenants",
+        json={"name": "bench"},
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+    )
+    created.raise_for_status()
+    body = created.json()
+    auth = {"Authorization": f"Bearer {body['api_key']}"}
+    channels = []
+    for n in range(CHANNELS):
+        response = await api.post(
+            "/v1/channels",
+            headers=auth,
+            json={
+                "platform": "sandbox",
+                "name": f"bench-{n}",
+                "config": {"account": f"bench-herald-{n}", "rate_limit": UNLIMITED},
+                "credentials": {"token": "bench-token"},
+            },
+        )
+        response.raise_for_status()
+        channels.append(uuid.UUID(response.json()["id"]))
+    return uuid.UUID(body["tenant"]["id"]), auth, channels
+
+
+async def _assets(dsn: str, tenant: uuid.UUID, channels: list[uuid.UUID], n: int) -> list[str]:
+    ids = [new_id() for _ in range(n)]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "assets",
+            records=[
+                (a, tenant, f"bench {i}", "b", [channels[i % len(channels)]], "draft")
+                for i, a in enumerate(ids)
+            ],
+            columns=["id", "tenant_id", "title", "body", "channel_ids", "status"],
+        )
+    finally:
+        await conn.close()
+    return [str(a) for a in ids]
+
+
+async def run(
+    env: BenchEnv,
+    *,
+    fsync: Fsync = "always",
+    seconds: float = 10.0,
+    rate_per_s: float | None = None,
+    publishers: int = 1,
+    backlog_cap: int = 2000,
+) -> dict[str, float]:
+    """Saturated (``rate_per_s`` None: ``APPROVERS`` clients approve as fast as the API
+    answers, the backlog capped) or open loop at ``rate_per_s``, for ``seconds``; the figures
+    once every job approved has succeeded."""
+    url = await env.database("herald")
+    dsn = asyncpg_dsn(url)
+    with fleet(env, url, fsync, publishers) as running:
+        limits = httpx.Limits(max_connections=APPROVERS * 2, max_keepalive_connections=APPROVERS)
+        async with httpx.AsyncClient(base_url=api_url(running), timeout=60, limits=limits) as api:
+            tenant, auth, channels = await _tenant(api)
+            ceiling = rate_per_s or 2000.0  # jobs/s no run here comes near
+            planned = int(ceiling * (seconds + 2) * 1.1) + backlog_cap
+            approver = _Approver(api, auth, await _assets(dsn, tenant, channels, planned))
+            pids = {name: p.pid for name, p in running.processes.items() if p.pid is not None}
+            meter = CpuMeter({**pids, **env.infrastructure_pids(fsync)})
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+
+            async def completed() -> int:
+                return int(await pool.fetchval(SUCCEEDED))
+
+            try:
+                meter.start()
+                started = time.monotonic()
+                if rate_per_s is None:
+                    window = await saturate(
+                        approver.one,
+                        completed,
+                        seconds=seconds,
+                        clients=APPROVERS,
+                        backlog_cap=backlog_cap,
+                    )
+                    throughput = window.throughput
+                else:
+                    await open_loop(approver.one, per_s=rate_per_s, seconds=seconds)
+                    throughput = 0.0
+                await until_completed(completed, approver.approved, within_s=120 + seconds)
+                elapsed = time.monotonic() - started
+                throughput = throughput or approver.approved / elapsed
+                cpu = meter.stop()
+                latencies = [float(v) for (v,) in await pool.fetch(LATENCIES_MS)]
+            finally:
+                await pool.close()
+            rss = {name: peak_rss_mb(pid) for name, pid in pids.items()}
+    jobs = approver.approved
+    return {
+        "jobs": float(jobs),
+        "seconds": elapsed,
+        "throughput_jobs_s": throughput,
+        **latency_summary(latencies),
+        "cpu_ms_per_job": sum(cpu.values()) * 1000 / max(1, jobs),
+        **{f"cpu_ms_per_job_{name}": s * 1000 / max(1, jobs) for name, s in cpu.items()},
+        **{f"peak_rss_mb_{name}": mb for name, mb in rss.items()},
+        "approve_errors": float(approver.errors),
+    }
+
+
+class _Approver:
+    def __init__(self, api: httpx.AsyncClient, auth: dict[str, str], assets: list[str]) -> None:
+        self.api, self.auth, self.assets = api, auth, iter(assets)
+        self.approved = 0
+        self.errors = 0
+
+    async def one(self) -> int:
+        asset = next(self.assets)
+        response = await self.api.post(f"/v1/assets/{asset}/approve", headers=self.auth)
+        if response.status_code == 200:
+            self.approved += 1
+            return 1
+        self.errors += 1
+        return 0
