@@ -5,7 +5,8 @@ standard ``OTEL_*`` variables configure an OTLP endpoint (``OTEL_EXPORTER_OTLP_E
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``; http/protobuf). ``OTEL_SDK_DISABLED=true`` or
 ``OTEL_TRACES_EXPORTER=none`` keep them in. Sampling follows ``OTEL_TRACES_SAMPLER``.
 
-asyncpg queries and httpx calls (platform APIs, webhook deliveries) get client spans; HTTP
+When exporting, asyncpg queries and httpx calls (platform APIs, webhook deliveries) get
+client spans (not otherwise: they would cost CPU on every job for nothing); HTTP
 requests get server spans from FastAPI's own telemetry (``TELEMETRY``); FastStream's middleware
 carries the context through JetStream, so one trace runs from an approve request through the
 publisher's attempt to the alert it raised.
@@ -68,11 +69,13 @@ def setup_tracing(service: str, env: Mapping[str, str] | None = None) -> TracerP
         resource=Resource.create({SERVICE_NAME: name}),
         sampler=SkipUnparentedClientSpans(sampling_from_env()),
     )
+    trace.set_tracer_provider(_provider)
     if export_wanted(env):
         _provider.add_span_processor(BatchSpanProcessor(_otlp_exporter(env)))
-    trace.set_tracer_provider(_provider)
-    AsyncPGInstrumentor().instrument(tracer_provider=_provider)  # type: ignore[no-untyped-call]
-    HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
+        # Client spans only where they leave the process: a span per query costs CPU on
+        # every job, and the trace ids in the logs come from the operations' own spans.
+        AsyncPGInstrumentor().instrument(tracer_provider=_provider)  # type: ignore[no-untyped-call]
+        HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
     return _provider
 
 
