@@ -158,3 +158,16 @@ def test_classify_transport(error: httpx.HTTPError, code: str) -> None:
     assert result.http_status is None
     assert result.retry_after_s is None
     assert result.message == f"{type(error).__name__}: {error}"
+
+
+def test_a_lost_database_connection_is_unavailability_not_a_bug() -> None:
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    from herald.api.problems import database_unavailable
+
+    lost = DBAPIError("SELECT 1", {}, ConnectionResetError(), connection_invalidated=True)
+    assert database_unavailable(lost)
+    assert database_unavailable(InterfaceError("SELECT 1", {}, Exception("closed")))
+    assert database_unavailable(ConnectionRefusedError())
+    assert not database_unavailable(DBAPIError("SELECT 1", {}, ValueError("bad")))
+    assert not database_unavailable(KeyError("bug"))

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.api.service_layer.errors import NotFound, Refused, ServiceError
@@ -91,5 +92,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, error: Exception) -> JSONResponse:
+        if database_unavailable(error):  # PostgreSQL restarting: the client should retry
+            log.warning("http.database_unavailable", path=request.url.path, error=repr(error))
+            response = problem_response(
+                503, "database_unavailable", "The database is unavailable; retry shortly"
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("http.unhandled", path=request.url.path, error=type(error).__name__)
         return problem_response(500, "internal_error", "Internal error")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """A lost or refused database connection, as opposed to a bug (pure)."""
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated) or isinstance(error, InterfaceError)
+    return isinstance(error, ConnectionError | OSError)
