@@ -51,24 +51,26 @@ class Claims:
                     return None
                 if self.settings.tenant_concurrency:
                     await self._tenant_room(session, job_id, priority, now)
-                wait_s = await self._admit(session, ready)
+                wait_s, channel = await self._admit(session, ready)
                 if wait_s is None:
-                    return await self._claim(session, job_id, now)
+                    return await self._claim(session, job_id, now, channel)
         except TenantBusy:
             metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
             raise RetryLater(busy_delay(priority, self.rng, delivered), "tenant_busy") from None
         metrics.RATE_LIMIT_WAITS.labels(ready.platform).inc()
         raise RetryLater(wait_s, "rate_limited")
 
-    async def _claim(self, session: AsyncSession, job_id: uuid.UUID, now: datetime) -> Taken | None:
+    async def _claim(
+        self, session: AsyncSession, job_id: uuid.UUID, now: datetime, channel: Channel | None
+    ) -> Taken | None:
         claimed = await job_store.claim(
             session, job_id, self.runtime.instance_id, self.settings.lease_s, now
         )
         if isinstance(claimed, Refusal):  # cannot happen: the row is locked and was claimable
             self._refused(job_id, claimed)
             return None
-        asset, channel, sealed = await job_store.load_target(session, claimed)
-        return claimed, asset, channel, sealed
+        asset, target, sealed = await job_store.load_target(session, claimed, channel)
+        return claimed, asset, target, sealed
 
     async def _tenant_room(
         self, session: AsyncSession, job_id: uuid.UUID, priority: str, now: datetime
@@ -78,21 +80,24 @@ class Claims:
         if running is not None and not has_room(running, cap, priority):
             raise TenantBusy(job_id)
 
-    async def _admit(self, session: AsyncSession, ready: Claimable) -> float | None:
-        """None when the channel's limit admits the call now; else the wait (slot reserved)."""
+    async def _admit(
+        self, session: AsyncSession, ready: Claimable
+    ) -> tuple[float | None, Channel | None]:
+        """No wait when the channel's limit admits the call now; else the wait (slot
+        reserved). With the channel read for it."""
         adapter = self.adapters.get(ready.platform)
         if adapter is None:
-            return None  # the attempt fails as unknown_platform; no limit to honour
+            return None, None  # the attempt fails as unknown_platform; no limit to honour
         channel = await session.get_one(Channel, ready.channel_id)
         limit = effective_rate_limit(adapter.info, channel.config)
         decision, at = await rate_limit_store.admit_request(
             session, f"channel:{ready.channel_id}", limit, ready.rate_slot_at
         )
         if decision.allowed:
-            return None
+            return None, channel
         if decision.slot is not None and decision.slot != ready.rate_slot_at:
             await job_store.reserve_rate_slot(session, ready.job_id, decision.slot)
-        return decision.wait_s(at)
+        return decision.wait_s(at), channel
 
     def _refused(self, job_id: uuid.UUID, refusal: Refusal) -> None:
         metrics.CLAIMS_REFUSED.labels(refusal.reason).inc()

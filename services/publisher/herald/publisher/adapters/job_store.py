@@ -124,19 +124,21 @@ async def claim(
         return refuse_claim(
             JobStatus(current.status), current.lease_expires_at, current.next_attempt_at, now
         )
-    unfinished = await session.execute(
-        update(PublishAttempt)
-        .where(PublishAttempt.job_id == job_id, PublishAttempt.outcome.is_(None))
-        .values(outcome="uncertain", finished_at=now, error_code="worker_lost")
-        .returning(PublishAttempt.id)
-    )
-    previous_unfinished = unfinished.first() is not None
-    last_code = await session.scalar(
-        select(PublishAttempt.error_code)
-        .where(PublishAttempt.job_id == job_id)
-        .order_by(PublishAttempt.number.desc())
-        .limit(1)
-    )
+    previous_unfinished, last_code = False, None
+    if row.attempts > 1:  # attempt rows exist only from earlier claims (numbers 1..n-1)
+        unfinished = await session.execute(
+            update(PublishAttempt)
+            .where(PublishAttempt.job_id == job_id, PublishAttempt.outcome.is_(None))
+            .values(outcome="uncertain", finished_at=now, error_code="worker_lost")
+            .returning(PublishAttempt.id)
+        )
+        previous_unfinished = unfinished.first() is not None
+        last_code = await session.scalar(
+            select(PublishAttempt.error_code)
+            .where(PublishAttempt.job_id == job_id)
+            .order_by(PublishAttempt.number.desc())
+            .limit(1)
+        )
     attempt = PublishAttempt(
         tenant_id=row.tenant_id,
         job_id=job_id,
@@ -164,9 +166,13 @@ async def claim(
     )
 
 
-async def load_target(session: AsyncSession, claim: Claim) -> tuple[Asset, Channel, Sealed | None]:
+async def load_target(
+    session: AsyncSession, claim: Claim, channel: Channel | None = None
+) -> tuple[Asset, Channel, Sealed | None]:
+    """The asset and the channel (unless the caller read it already in this transaction)."""
     asset = await session.get_one(Asset, claim.asset_id)
-    channel = await session.get_one(Channel, claim.channel_id)
+    if channel is None or channel.id != claim.channel_id:
+        channel = await session.get_one(Channel, claim.channel_id)
     sealed = (
         Sealed(channel.credentials_key_id, channel.credentials_ciphertext)
         if channel.credentials_key_id and channel.credentials_ciphertext
