@@ -3,7 +3,8 @@ machine, in one invocation. Every run goes through every suite in turn (interlea
 drift of the machine falls on all of them alike); the figures are the medians with min and max
 over the runs, and the ratios the targets of issue 8 are stated in.
 
-    python -m bench [--runs 3] [--seconds 60] [--only raw,herald,...] [--smoke] [--out FILE]
+    python -m bench [--runs 3] [--seconds 60] [--latency-seconds 20] [--baseline-jobs 10000]
+                    [--only raw,herald,celery,dramatiq,fsync,scale] [--smoke] [--out FILE]
 
 ``--smoke`` runs every suite once with tiny counts (the test suite does, to keep the harness
 working); figures from it mean nothing.
@@ -213,6 +214,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=None, help="saturated window")
+    parser.add_argument("--latency-seconds", type=float, default=None, help="each fixed load")
+    parser.add_argument("--baseline-jobs", type=int, default=None, help="Celery, dramatiq")
     parser.add_argument("--only", default=None, help="raw,herald,celery,dramatiq,fsync,scale")
     parser.add_argument("--smoke", action="store_true", help="tiny counts: checks the harness")
     parser.add_argument("--out", type=Path, default=None, help="the JSON file to write")
@@ -220,6 +223,10 @@ def main() -> int:
     sizes = SMOKE if args.smoke else Sizes()
     if args.seconds is not None:
         sizes = replace(sizes, seconds=args.seconds)
+    if args.latency_seconds is not None:
+        sizes = replace(sizes, latency_seconds=args.latency_seconds)
+    if args.baseline_jobs is not None:
+        sizes = replace(sizes, baseline_jobs=args.baseline_jobs)
     runs = 1 if args.smoke else args.runs
     only = set(args.only.split(",")) if args.only else None
     env = BenchEnv.create()

@@ -17,9 +17,10 @@ def _family(pid: int) -> list[psutil.Process]:
         return []
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
     total = 0.0
-    for process in _family(pid):
+    family = _family(pid) if children else _family(pid)[:1]
+    for process in family:
         try:
             times = process.cpu_times()
             total += times.user + times.system
@@ -45,13 +46,18 @@ class CpuMeter:
     """CPU used by named processes (with their children) between ``start`` and ``stop``."""
 
     pids: Mapping[str, int]
+    alone: frozenset[str] = frozenset()  # counted without their children (the bench itself)
     _start: dict[str, float] | None = None
 
+    def _read(self) -> dict[str, float]:
+        return {
+            name: cpu_seconds(pid, children=name not in self.alone)
+            for name, pid in self.pids.items()
+        }
+
     def start(self) -> None:
-        self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._start = self._read()
 
     def stop(self) -> dict[str, float]:
         assert self._start is not None, "start() first"
-        return {
-            name: max(0.0, cpu_seconds(pid) - self._start[name]) for name, pid in self.pids.items()
-        }
+        return {name: max(0.0, v - self._start[name]) for name, v in self._read().items()}

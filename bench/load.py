@@ -56,7 +56,8 @@ async def saturate(
             if offered - done > backlog_cap:
                 await asyncio.sleep(0.01)
                 continue
-            offered += await submit()
+            n = await submit()  # not `offered += await …`: that reads offered before awaiting
+            offered += n
 
     await asyncio.gather(watch(), *(client() for _ in range(clients)))
     return Window(
@@ -73,7 +74,8 @@ async def open_loop(submit: Submit, *, per_s: float, seconds: float, batch: int 
 
     async def one() -> None:
         nonlocal offered
-        offered += await submit()
+        n = await submit()
+        offered += n
 
     started, n = time.monotonic(), 0
     pending: set[asyncio.Task[None]] = set()

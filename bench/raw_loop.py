@@ -3,7 +3,7 @@ outbox, no leases beyond the claim: insert the job → JetStream publish → pul
 POST to the sandbox → attempt + finish → ack. The producer runs in the benchmark process (it
 plays the API), the consumer in a process of its own (it plays the publisher).
 
-``per_message``: one job per insert, publish and fetch, 16 consumers in flight.
+``per_message``: one job per insert, publish and fetch, 16 jobs in flight.
 ``batched``: 100 inserts per transaction, their publishes concurrent, fetches of 100.
 
     python -m bench.raw_loop consume --dsn … --nats … --sandbox … --mode per_message
@@ -24,6 +24,7 @@ from typing import Literal
 import asyncpg
 import httpx
 import nats
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -75,7 +76,8 @@ async def consume(dsn: str, nats_url: str, sandbox: str, mode: Mode, account: st
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     worker = f"raw:{os.getpid()}"
     body = {"account": account, "body": "bench\n\nb", "media": []}
-    async with httpx.AsyncClient(timeout=10) as http:
+    limits = httpx.Limits(max_connections=BATCH, max_keepalive_connections=BATCH)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
 
         async def job(job_id: uuid.UUID) -> None:
             async with pool.acquire() as conn:
@@ -103,14 +105,30 @@ async def consume(dsn: str, nats_url: str, sandbox: str, mode: Mode, account: st
                 )
                 await conn.execute(FINISH_JOB, job_id, version, external_id)
 
+        async def settle(msg: Msg) -> None:
+            try:
+                await job(uuid.UUID(bytes=msg.data))
+            except (httpx.HTTPError, OSError, asyncpg.PostgresError):
+                await msg.nak(delay=0.5)  # redelivered, as any consumer would have it
+                return
+            await msg.ack()
+
         async def one_at_a_time() -> None:
+            """Fetch one message at a time; up to CONSUMERS of them in flight."""
+            slots = asyncio.Semaphore(CONSUMERS)
+            tasks: set[asyncio.Task[None]] = set()
             while not stop.is_set():
+                await slots.acquire()
                 try:
                     (msg,) = await sub.fetch(1, timeout=1)
                 except (nats.errors.TimeoutError, TimeoutError):
+                    slots.release()
                     continue
-                await job(uuid.UUID(bytes=msg.data))
-                await msg.ack()
+                task = asyncio.create_task(settle(msg))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                task.add_done_callback(lambda _: slots.release())
+            await asyncio.gather(*tasks)
 
         async def in_batches() -> None:
             while not stop.is_set():
@@ -118,15 +136,9 @@ async def consume(dsn: str, nats_url: str, sandbox: str, mode: Mode, account: st
                     msgs = await sub.fetch(BATCH, timeout=0.05)
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
-                await asyncio.gather(*(job(uuid.UUID(bytes=m.data)) for m in msgs))
-                for msg in msgs:
-                    await msg.ack()
+                await asyncio.gather(*(settle(m) for m in msgs))
 
-        loops = (
-            [one_at_a_time() for _ in range(CONSUMERS)]
-            if mode == "per_message"
-            else [in_batches(), in_batches()]
-        )
+        loops = [one_at_a_time()] if mode == "per_message" else [in_batches()]
         print("ready", flush=True)
         await asyncio.gather(*loops)
     await client.drain()
@@ -199,10 +211,12 @@ async def run(
     pool = await asyncpg.create_pool(dsn, min_size=4, max_size=10)
     producer = Producer(pool, js, job_seed)
     pids = {"consumer": consumer.pid, "producer": os.getpid(), **env.infrastructure_pids(fsync)}
-    meter = CpuMeter(pids)
+    meter = CpuMeter(pids, alone=frozenset({"producer"}))  # its children are counted apart
+
+    counter = await asyncpg.connect(dsn)  # its own: the producers keep the pool busy
 
     async def completed() -> int:
-        return int(await pool.fetchval(SUCCEEDED))
+        return int(await counter.fetchval(SUCCEEDED))
 
     async def submit() -> int:
         if mode == "batched":
@@ -232,6 +246,7 @@ async def run(
     finally:
         rss = peak_rss_mb(consumer.pid)
         await _stop(consumer)
+        await counter.close()
         await pool.close()
         await client.close()
     return {
@@ -240,6 +255,7 @@ async def run(
         "throughput_jobs_s": throughput,
         **latency_summary(latencies),
         "cpu_ms_per_job": sum(cpu.values()) * 1000 / max(1, offered),
+        **{f"cpu_ms_per_job_{name}": v * 1000 / max(1, offered) for name, v in cpu.items()},
         "peak_rss_mb_consumer": rss,
     }
 
