@@ -7,7 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from herald.common.domain.asset_states import Priority
 
@@ -30,6 +38,17 @@ def _no_nul(value: Any) -> Any:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00
+        raise ValueError("is out of range") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A time with its zone (a naive one is refused), held in UTC."""
 
 
 class TenantIn(BaseModel):
@@ -128,7 +147,9 @@ class AttemptOut(BaseModel):
     worker: str
 
 
-class JobOut(BaseModel):
+class JobBriefOut(BaseModel):
+    """A job as lists show it: everything but its attempts."""
+
     id: uuid.UUID
     asset_id: uuid.UUID
     channel_id: uuid.UUID
@@ -141,7 +162,15 @@ class JobOut(BaseModel):
     cancel_requested: bool
     created_at: datetime
     finished_at: datetime | None
+
+
+class JobOut(JobBriefOut):
     attempts: list[AttemptOut]
+
+
+class JobPage(BaseModel):
+    items: list[JobBriefOut]
+    next_cursor: uuid.UUID | None
 
 
 class RedriveIn(BaseModel):

@@ -113,10 +113,23 @@ class PublishJob(Base):
     __table_args__ = (
         UniqueConstraint("asset_id", "channel_id"),
         Index("ix_publish_jobs_status_due", "status", "scheduled_for"),
+        # GET /v1/jobs pages, newest first (keyset); the second with a status filter. Most jobs
+        # succeed: that filter pages over the first index (nearly every row passes), so the
+        # second leaves succeeded jobs out, a tenth of the size and no entry at a success.
         Index("ix_publish_jobs_tenant_created", "tenant_id", "created_at", "id"),
+        Index(
+            "ix_publish_jobs_tenant_status_created",
+            "tenant_id",
+            "status",
+            "created_at",
+            "id",
+            postgresql_where=text("status <> 'succeeded'"),
+        ),
     )
     id: Mapped[uuid.UUID] = _id()
-    tenant_id: Mapped[uuid.UUID] = _tenant()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(  # indexed first in the indexes above
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=False
+    )
     asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
     channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(40))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
@@ -51,6 +53,34 @@ class AssetRepository:
         return (await self.session.scalars(query.order_by(PublishJob.id))).all()
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """What ``GET /v1/jobs`` narrows by; None means any. ``created_after`` is inclusive,
+    ``created_before`` exclusive."""
+
+    status: str | None = None
+    platform: str | None = None
+    channel_id: uuid.UUID | None = None
+    asset_id: uuid.UUID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def apply(self, query: Select[PublishJob]) -> Select[PublishJob]:
+        for column, value in (
+            (PublishJob.status, self.status),
+            (PublishJob.platform, self.platform),
+            (PublishJob.channel_id, self.channel_id),
+            (PublishJob.asset_id, self.asset_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if self.created_after is not None:
+            query = query.where(PublishJob.created_at >= self.created_after)
+        if self.created_before is not None:
+            query = query.where(PublishJob.created_at < self.created_before)
+        return query
+
+
 class JobRepository:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID):
         self.session, self.tenant_id = session, tenant_id
@@ -67,3 +97,25 @@ class JobRepository:
             PublishAttempt.job_id == job_id, PublishAttempt.tenant_id == self.tenant_id
         )
         return (await self.session.scalars(query.order_by(PublishAttempt.number))).all()
+
+    async def page(
+        self, where: JobFilter, limit: int, cursor: uuid.UUID | None
+    ) -> tuple[list[PublishJob], uuid.UUID | None]:
+        """Newest first (``created_at``, then ``id``); the next cursor (the last job's id) or
+        None. Keyset over ``ix_publish_jobs_tenant_created`` and, with a status,
+        ``ix_publish_jobs_tenant_status_created``: a page costs the same at any table size.
+
+        The cursor's own ``created_at`` is looked up in the same statement; a cursor that is
+        not one of the tenant's jobs gives an empty page."""
+        query = where.apply(select(PublishJob).where(PublishJob.tenant_id == self.tenant_id))
+        if cursor is not None:
+            at = (
+                select(PublishJob.created_at)
+                .where(PublishJob.id == cursor, PublishJob.tenant_id == self.tenant_id)
+                .scalar_subquery()
+            )
+            after = bindparam("cursor_id", cursor, type_=PublishJob.__table__.c.id.type)
+            query = query.where(tuple_(PublishJob.created_at, PublishJob.id) < tuple_(at, after))
+        query = query.order_by(PublishJob.created_at.desc(), PublishJob.id.desc())
+        rows = list((await self.session.scalars(query.limit(limit + 1))).all())
+        return rows[:limit], rows[limit - 1].id if len(rows) > limit else None

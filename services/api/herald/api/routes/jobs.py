@@ -1,21 +1,55 @@
-"""Publish jobs: read one with its attempts (the audit trail), cancel it, retry it by hand."""
+"""Publish jobs: list them (filters, newest first, keyset pages), read one with its attempts
+(the audit trail), cancel it, retry it by hand."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from herald.api.adapters.repositories import JobRepository
+from herald.api.adapters.repositories import JobFilter, JobRepository
 from herald.api.auth import Principal, Role, State, Who, require
-from herald.api.schemas import AttemptOut, JobOut, RedriveIn, RedriveOut
+from herald.api.schemas import (
+    AttemptOut,
+    JobBriefOut,
+    JobOut,
+    JobPage,
+    RedriveIn,
+    RedriveOut,
+    UtcDatetime,
+)
 from herald.api.service_layer import job_control
 from herald.api.service_layer.errors import NotFound
+from herald.common.db.models import PublishJob
+from herald.common.domain.job_states import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = structlog.get_logger(__name__)
+
+
+@router.get("")
+async def list_jobs(
+    who: Who,
+    state: State,
+    status: JobStatus | None = None,
+    platform: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9_]+$")] = None,
+    channel_id: uuid.UUID | None = None,
+    asset_id: uuid.UUID | None = None,
+    created_after: Annotated[UtcDatetime | None, Query(description="inclusive")] = None,
+    created_before: Annotated[UtcDatetime | None, Query(description="exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: uuid.UUID | None = None,
+) -> JobPage:
+    """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page (a cursor that
+    is not one of your jobs gives an empty page). Times carry their zone."""
+    where = JobFilter(status, platform, channel_id, asset_id, created_after, created_before)
+    async with state.db.transaction() as session:
+        rows, next_cursor = await JobRepository(session, who.tenant_id).page(where, limit, cursor)
+        items = [JobBriefOut.model_validate(_brief(job)) for job in rows]
+    return JobPage(items=items, next_cursor=next_cursor)
 
 
 @router.post("/redrive", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
@@ -67,15 +101,16 @@ async def _read(state: State, who: Principal, job_id: uuid.UUID) -> JobOut:
         if job is None:
             raise NotFound("job")
         attempts = await jobs.attempts(job_id)
-    fields = {
-        name: getattr(job, name)
-        for name in JobOut.model_fields
-        if name not in ("attempts", "cancel_requested")
-    }
     return JobOut.model_validate(
         {
-            **fields,
+            **_brief(job),
             "attempts": [AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
-            "cancel_requested": job.cancel_requested_at is not None,
         }
     )
+
+
+def _brief(job: PublishJob) -> dict[str, Any]:
+    fields = {
+        name: getattr(job, name) for name in JobBriefOut.model_fields if name != "cancel_requested"
+    }
+    return {**fields, "cancel_requested": job.cancel_requested_at is not None}
