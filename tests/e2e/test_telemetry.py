@@ -3,7 +3,6 @@ exported over OTLP/HTTP to a real receiver; its trace id in the services' log li
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
@@ -54,7 +53,13 @@ async def test_one_trace_spans_the_approve_request_the_attempt_and_the_alert(
         return any(s.service == "herald-alerter" and s.kind == CONSUMER for s in spans)
 
     await eventually(lambda: _async(alert_handled()), timeout=30)
-    await asyncio.sleep(0.5)  # the last batches of child spans
+
+    def complete() -> bool:  # every span's parent has arrived (children are exported first)
+        spans = collector.trace(root.trace_id)
+        ids = {s.span_id for s in spans}
+        return all(not s.parent_span_id or s.parent_span_id in ids for s in spans)
+
+    await eventually(lambda: _async(complete()), timeout=15)
     want = {"herald-api", "herald-publisher", "herald-alerter"}
     spans = collector.trace(root.trace_id)
     names = {(span.service, span.name) for span in spans}

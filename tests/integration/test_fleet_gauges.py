@@ -44,7 +44,7 @@ async def test_jobs_by_status_oldest_queued_and_live_instances(
     queued_at = datetime.now(UTC) - timedelta(seconds=90)
     async with own_db.transaction() as session:
         await session.execute(
-            update(PublishJob).where(PublishJob.id == rows.job_id).values(queued_at=queued_at)
+            update(PublishJob).where(PublishJob.id == rows.job_id).values(requested_at=queued_at)
         )
         now = datetime.now(UTC)
         session.add_all(

@@ -161,13 +161,20 @@ def test_classify_transport(error: httpx.HTTPError, code: str) -> None:
 
 
 def test_a_lost_database_connection_is_unavailability_not_a_bug() -> None:
-    from sqlalchemy.exc import DBAPIError, InterfaceError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     from herald.api.problems import database_unavailable
 
+    class StartingUp(Exception):
+        sqlstate = "57P03"
+
     lost = DBAPIError("SELECT 1", {}, ConnectionResetError(), connection_invalidated=True)
     assert database_unavailable(lost)
-    assert database_unavailable(InterfaceError("SELECT 1", {}, Exception("closed")))
+    assert database_unavailable(DBAPIError("SELECT 1", {}, StartingUp()))
+    assert database_unavailable(DBAPIError("SELECT 1", {}, ConnectionRefusedError()))
+    assert database_unavailable(PoolTimeout())
     assert database_unavailable(ConnectionRefusedError())
     assert not database_unavailable(DBAPIError("SELECT 1", {}, ValueError("bad")))
+    assert not database_unavailable(TimeoutError())  # a NATS or wait_for timeout is a bug here
     assert not database_unavailable(KeyError("bug"))

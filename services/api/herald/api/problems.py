@@ -8,7 +8,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.api.service_layer.errors import NotFound, Refused, ServiceError
@@ -97,14 +98,26 @@ def install(app: FastAPI) -> None:
             response = problem_response(
                 503, "database_unavailable", "The database is unavailable; retry shortly"
             )
-            response.headers["Retry-After"] = "1"
+            if request.method in ("GET", "HEAD"):  # a POST may have committed: no invitation
+                response.headers["Retry-After"] = "1"
             return response
         log.exception("http.unhandled", path=request.url.path, error=type(error).__name__)
         return problem_response(500, "internal_error", "Internal error")
 
 
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""Connection exceptions, admin/crash shutdown, starting up, too many connections."""
+
+
 def database_unavailable(error: BaseException) -> bool:
-    """A lost or refused database connection, as opposed to a bug (pure)."""
+    """A lost, refused or exhausted database connection, as opposed to a bug (pure)."""
+    if isinstance(error, PoolTimeout):
+        return True
     if isinstance(error, DBAPIError):
-        return bool(error.connection_invalidated) or isinstance(error, InterfaceError)
-    return isinstance(error, ConnectionError | OSError)
+        if error.connection_invalidated:
+            return True
+        sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+        if sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        error = error.orig if isinstance(error.orig, BaseException) else error
+    return isinstance(error, ConnectionError)  # refused or reset before PostgreSQL answered

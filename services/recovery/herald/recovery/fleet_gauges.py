@@ -70,7 +70,9 @@ async def read_database(
         )
         by_status = jobs_by_status({status: count for status, count in counts.all()})
         oldest = await session.scalar(
-            select(func.min(PublishJob.queued_at)).where(PublishJob.status == JobStatus.QUEUED)
+            # requested_at, not queued_at: a job waiting for its reserved rate-limit slot is
+            # requested at that slot (reserve_rate_slot), so it is not counted as stuck
+            select(func.min(PublishJob.requested_at)).where(PublishJob.status == JobStatus.QUEUED)
         )
         beats = await session.execute(
             select(ServiceHeartbeat.service, ServiceHeartbeat.last_seen_at)

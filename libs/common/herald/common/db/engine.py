@@ -22,8 +22,8 @@ def _refuse_closed(dbapi_connection: Any, _record: object, _proxy: object) -> No
     third of the publisher's statements.) A connection that dies unnoticed fails its one
     statement; SQLAlchemy then invalidates the whole pool, and the work is retried (messages
     are redelivered, loops run again, the API answers 503)."""
-    raw = getattr(dbapi_connection, "_connection", None)
-    if raw is not None and raw.is_closed():
+    raw = dbapi_connection.driver_connection  # the asyncpg connection under the adapter
+    if raw.is_closed():
         raise exc.DisconnectionError("the server closed this connection")
 
 
