@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -230,6 +231,7 @@ def main() -> int:
     parser.add_argument("--only", default=None, help="raw,herald,celery,dramatiq,fsync,scale")
     parser.add_argument("--smoke", action="store_true", help="tiny counts: checks the harness")
     parser.add_argument("--out", type=Path, default=None, help="the JSON file to write")
+    parser.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else Sizes()
     if args.seconds is not None:
@@ -241,12 +243,14 @@ def main() -> int:
     runs = 1 if args.smoke else args.runs
     only = set(args.only.split(",")) if args.only else None
     env = BenchEnv.create()
-    print(f"bench: data and logs in {env.home}", flush=True)
+    print(f"bench: data and logs in {env.home} (kept with --keep)", flush=True)
     env.start()
     try:
         report = asyncio.run(bench(env, sizes, runs, only))
     finally:
         env.stop()
+        if not args.keep:  # gigabytes after the scale suite
+            shutil.rmtree(env.home, ignore_errors=True)
     report["machine"] = {
         "cpus": psutil.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
