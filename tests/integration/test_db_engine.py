@@ -1,0 +1,45 @@
+"""Without pre-ping, a pooled connection the server closed (PostgreSQL restarted, a backend
+terminated) is replaced at checkout: the next transaction succeeds instead of failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncpg
+from sqlalchemy import text
+
+from herald.common.db.engine import Database
+
+
+def _dsn(url: str) -> str:
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+async def test_a_connection_the_server_closed_is_replaced_at_checkout(database_url: str) -> None:
+    name = f"engine-test-{uuid.uuid4().hex[:8]}"
+    db = Database(database_url, pool_size=1, application_name=name)
+    admin = await asyncpg.connect(_dsn(database_url))
+    try:
+        async with db.transaction() as session:  # the pool now holds one open connection
+            first = await session.scalar(text("SELECT pg_backend_pid()"))
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            name,
+        )
+        deadline = time.monotonic() + 10
+        while await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name
+        ):
+            assert time.monotonic() < deadline, "the backend did not go away"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # the client's event loop reads the closed socket
+
+        async with db.transaction() as session:
+            second = await session.scalar(text("SELECT pg_backend_pid()"))
+
+        assert second != first  # a fresh connection, and no error
+    finally:
+        await admin.close()
+        await db.dispose()
