@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -93,9 +95,34 @@ async def e2e_db(system: System) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+GIVEN_SECRETS: set[str] = set()
+"""Every credential value a test gave a channel: no API response and no log line may hold one."""
+
+
+def remember_secrets(credentials: object) -> None:
+    if isinstance(credentials, dict):
+        for value in credentials.values():
+            remember_secrets(value)
+    elif isinstance(credentials, str) and len(credentials) >= 8:
+        GIVEN_SECRETS.add(credentials)
+
+
+async def _no_secret_in(response: httpx.Response) -> None:
+    if response.request.method == "POST" and response.request.url.path.startswith("/v1/channels"):
+        with contextlib.suppress(ValueError, AttributeError):  # not JSON: nothing was stored
+            remember_secrets(json.loads(response.request.content or b"{}").get("credentials"))
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return  # a stream never ends; the live-updates tests read it themselves
+    body = (await response.aread()).decode(errors="replace")
+    leaked = [secret for secret in GIVEN_SECRETS if secret in body]
+    assert not leaked, f"{response.request.method} {response.request.url} returned a credential"
+
+
 @pytest.fixture
 async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=system.api_url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=system.api_url, timeout=30, event_hooks={"response": [_no_secret_in]}
+    ) as client:
         yield client
 
 
@@ -131,6 +158,7 @@ async def make_channel(
     account: str,
     token: str = "secret-token",  # noqa: S107
 ) -> str:
+    remember_secrets({"token": token})
     response = await api.post(
         "/v1/channels",
         headers=tenant.auth,
@@ -175,3 +203,9 @@ async def insert_queued_job(
         )
         session.add(job)
     return job
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log check runs after every other end-to-end test (it reads what they logged)."""
+    last = [i for i in items if i.name == "test_no_credential_in_any_service_log"]
+    items[:] = [i for i in items if i not in last] + last

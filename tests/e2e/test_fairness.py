@@ -80,7 +80,8 @@ async def test_high_priority_jobs_overtake_a_low_priority_backlog(
         "/faults",
         json={
             "account": slow,
-            "responses": [{"status": 201, "delay_ms": 1000} for _ in range(200)],
+            # slow enough that the backlog outlasts its own approval on a loaded machine
+            "responses": [{"status": 201, "delay_ms": 2000} for _ in range(200)],
         },
     )
     limit = asyncio.Semaphore(20)

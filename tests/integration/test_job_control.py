@@ -49,7 +49,10 @@ async def test_cancel_of_a_queued_job_fences_out_a_late_claim_holder(
                 )
             )
         ).all()
-    assert subjects == ["herald.jobs.cancelled"]
+    assert sorted(subjects) == [
+        f"herald.changes.{job_rows.tenant_id}.jobs",
+        "herald.jobs.cancelled",
+    ]
     async with db.transaction() as session:
         refused = await job_store.claim(session, job_rows.job_id, "w", 60, datetime.now(UTC))
     assert not isinstance(refused, Claim)
@@ -94,7 +97,7 @@ async def test_retry_gives_a_failed_job_a_fresh_budget_and_a_request(
         assert outcome.job.status == JobStatus.QUEUED
     again = await _claim(db, job_rows)
     assert (again.attempt, again.attempt_base, again.attempt_in_run) == (3, 2, 1)
-    assert len(outcome.staged) == 2
+    assert len(outcome.staged) == 3  # with its live update (herald.changes.<tenant>.jobs)
     async with db.transaction() as session:
         subjects = sorted(
             (
@@ -105,7 +108,11 @@ async def test_retry_gives_a_failed_job_a_fresh_budget_and_a_request(
                 )
             ).all()
         )
-    assert subjects == ["herald.jobs.retry_requested", "herald.publish.requested.normal"]
+    assert subjects == [
+        f"herald.changes.{job_rows.tenant_id}.jobs",
+        "herald.jobs.retry_requested",
+        "herald.publish.requested.normal",
+    ]
 
 
 @pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.SUCCEEDED])

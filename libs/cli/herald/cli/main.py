@@ -70,7 +70,7 @@ def tenants_create(name: Annotated[str, typer.Argument(help="display name")]) ->
         db = Database(settings.database_url, pool_size=1)
         try:
             async with db.transaction() as session:
-                tenant, key = await create_tenant(session, name.strip())
+                tenant, key = await create_tenant(session, name.strip(), actor="cli")
             return str(tenant.id), key
         finally:
             await db.dispose()
@@ -80,6 +80,111 @@ def tenants_create(name: Annotated[str, typer.Argument(help="display name")]) ->
     except OSError as error:
         raise fail(f"cannot reach the database: {error}") from None
     typer.echo(f"tenant  {tenant_id}\napi key {key}")
+
+
+api_keys_app = typer.Typer(help="Create and revoke tenants' API keys.", no_args_is_help=True)
+app.add_typer(api_keys_app, name="api-keys")
+ROLES = ("admin", "reviewer", "editor", "viewer")
+
+
+def _tenant_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise fail(f"{value!r} is not a tenant id (UUID)") from None
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    tenant: Annotated[str, typer.Option(help="tenant id")],
+    role: Annotated[str, typer.Option(help="admin, reviewer, editor or viewer")],
+    name: Annotated[str, typer.Option(help="what the key is for")] = "cli key",
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="unusable after this many days")
+    ] = None,
+) -> None:
+    """Create an API key and print it (shown once; only its digest is stored)."""
+    from datetime import UTC, datetime, timedelta
+
+    from herald.api.auth import Role
+    from herald.api.service_layer import api_keys, audit
+    from herald.common.db.models import Tenant
+
+    if role not in ROLES:
+        raise fail(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not name.strip():
+        raise fail("--name must not be empty")
+    tenant_id = _tenant_id(tenant)
+    now = datetime.now(UTC)
+    expires = now + timedelta(days=expires_in_days) if expires_in_days else None
+
+    async def create() -> tuple[str, str] | None:
+        db = Database(load_settings(HeraldSettings).database_url, pool_size=1)
+        try:
+            async with db.transaction() as session:
+                if await session.get(Tenant, tenant_id) is None:
+                    return None
+                key, plain = api_keys.create(
+                    session, tenant_id, name.strip(), Role(role), now, expires
+                )
+                audit.record(
+                    session, tenant_id, audit.CLI, "api_key.created", "api_key", key.id, role=role
+                )
+            return str(key.id), plain
+        finally:
+            await db.dispose()
+
+    try:
+        created = asyncio.run(create())
+    except OSError as error:
+        raise fail(f"cannot reach the database: {error}") from None
+    if created is None:
+        raise fail(f"no tenant {tenant_id}")
+    typer.echo(f"key id  {created[0]}\napi key {created[1]}")
+
+
+@api_keys_app.command("revoke")
+def api_keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id (GET /v1/api-keys lists them)")],
+) -> None:
+    """Revoke an API key at once (even a tenant's last admin key: the CLI is the way back)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from herald.api.service_layer import audit
+    from herald.common.db.models import ApiKey
+
+    try:
+        target = uuid.UUID(key_id)
+    except ValueError:
+        raise fail(f"{key_id!r} is not an API key id (UUID)") from None
+
+    async def revoke() -> uuid.UUID | None:
+        db = Database(load_settings(HeraldSettings).database_url, pool_size=1)
+        try:
+            async with db.transaction() as session:
+                tenant_id = await session.scalar(
+                    update(ApiKey)
+                    .where(ApiKey.id == target, ApiKey.revoked_at.is_(None))
+                    .values(revoked_at=datetime.now(UTC))
+                    .returning(ApiKey.tenant_id)
+                )
+                if tenant_id is not None:
+                    audit.record(
+                        session, tenant_id, audit.CLI, "api_key.revoked", "api_key", target
+                    )
+                return tenant_id
+        finally:
+            await db.dispose()
+
+    try:
+        tenant_id = asyncio.run(revoke())
+    except OSError as error:
+        raise fail(f"cannot reach the database: {error}") from None
+    if tenant_id is None:
+        raise fail(f"no live API key {target} (unknown, or already revoked)")
+    typer.echo(f"revoked {target} (tenant {tenant_id})")
 
 
 @app.command()
@@ -133,6 +238,41 @@ def jobs_redrive(
         f"{verb} {count} job(s)"
         + ("" if dry_run else "; the running services publish them within seconds")
     )
+
+
+keys = typer.Typer(help="Manage the credential encryption keys.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("rotate")
+def keys_rotate(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, change nothing")] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="values re-sealed per transaction")
+    ] = 500,
+) -> None:
+    """Re-seal every channel credential and webhook secret with the active key (see README)."""
+    from herald.cli.key_rotation import KeyRing, RotationError, rotate
+
+    settings = load_settings(HeraldSettings)
+
+    async def run(ring: KeyRing) -> dict[str, int]:
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            return await rotate(db, ring, typer.echo, dry_run=dry_run, batch=batch_size)
+        finally:
+            await db.dispose()
+
+    try:
+        ring = KeyRing.from_settings(settings.credential_keys, settings.credential_active_key)
+        counts = asyncio.run(run(ring))
+    except RotationError as error:
+        raise fail(str(error)) from None
+    except OSError as error:
+        raise fail(f"cannot reach the database: {error}") from None
+    summary = ", ".join(f"{n} {label}" for label, n in counts.items() if n) or "nothing"
+    verb = "would re-seal" if dry_run else "re-sealed"
+    typer.echo(f"{verb} {summary} with key {ring.box.active_key_id!r}")
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ class OutboxRelay:
         candidates = (
             select(OutboxMessage.id)
             .where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at <= cutoff, free)
-            .order_by(OutboxMessage.created_at)
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)
         )
@@ -151,7 +151,9 @@ class OutboxRelay:
                 .values(claimed_until=now + self._claim)
                 .returning(OutboxMessage)
             )
-            return sorted(claimed.all(), key=lambda row: row.created_at)
+            # rows of one transaction share created_at; their UUIDv7 ids keep the staging
+            # order, which live updates rely on (a job's queued before its publish request)
+            return sorted(claimed.all(), key=lambda row: (row.created_at, row.id))
 
     async def _publish_each(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
         async def one(row: OutboxMessage) -> BaseException | None:

@@ -36,6 +36,18 @@ class HeraldSettings(BaseSettings):
     stream_replicas: int = Field(1, ge=1, le=5)
     stream_max_age_s: float = Field(7 * 24 * 3600, gt=0)
     stream_duplicate_window_s: float = Field(120, gt=0)
+    changes_max_age_s: float = Field(
+        24 * 3600,
+        gt=0,
+        description="how long the CHANGES stream keeps live updates: how far back a client of "
+        "GET /v1/events can resume with Last-Event-ID",
+    )
+    sse_keepalive_s: float = Field(
+        15, gt=0, description="GET /v1/events sends a comment line after this long without news"
+    )
+    sse_max_streams: int = Field(
+        500, ge=1, description="open GET /v1/events streams per API process; more get a 503"
+    )
     consumer_ack_wait_s: float = Field(30, gt=0)
     consumer_max_deliver: int = Field(20, ge=1)
     consumer_max_ack_pending: int = Field(1000, ge=1)
@@ -70,6 +82,14 @@ class HeraldSettings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("changes_max_age_s")
+    @classmethod
+    def _outlives_duplicate_window(cls, value: float, info: ValidationInfo) -> float:
+        window = info.data.get("stream_duplicate_window_s")
+        if window is not None and value < window:  # JetStream refuses such a stream
+            raise ValueError("must be at least HERALD_STREAM_DUPLICATE_WINDOW_S")
+        return value
 
     @field_validator("database_url")
     @classmethod

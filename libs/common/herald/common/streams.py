@@ -48,7 +48,12 @@ DEAD_LETTERS = StreamSpec(
     ),
     "JetStream's advisories of messages that exhausted MaxDeliver or were terminated",
 )
-STREAMS = (ASSETS, PUBLISH, JOBS, ALERTS, SYSTEM, DEAD_LETTERS)
+CHANGES = StreamSpec(
+    "CHANGES",
+    ("herald.changes.>",),
+    "job and alert changes per tenant (herald.changes.<tenant>.jobs|alerts): GET /v1/events",
+)
+STREAMS = (ASSETS, PUBLISH, JOBS, ALERTS, SYSTEM, DEAD_LETTERS, CHANGES)
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,15 @@ def stream_config(spec: StreamSpec, settings: HeraldSettings) -> StreamConfig:
         description=spec.description,
         storage=StorageType.FILE,
         num_replicas=settings.stream_replicas,
-        max_age=settings.stream_max_age_s,
+        max_age=max_age_of(spec, settings),
         duplicate_window=settings.stream_duplicate_window_s,
     )
+
+
+def max_age_of(spec: StreamSpec, settings: HeraldSettings) -> float:
+    """CHANGES keeps only as far back as a live-update client may resume; the rest keep
+    ``stream_max_age_s``."""
+    return settings.changes_max_age_s if spec == CHANGES else settings.stream_max_age_s
 
 
 TRANSIENT = (

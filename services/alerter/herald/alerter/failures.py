@@ -110,7 +110,7 @@ class Alerting:
                 if alert is None:
                     continue
                 alert_store.resolve(alert, "auto", now)
-                rows.append(alert_store.stage_resolved(session, alert, reason, now))
+                rows += alert_store.stage_resolved(session, alert, reason, now)
                 resolved.append(alert.id)
         for alert_id in resolved:
             ALERTS_RESOLVED.labels("auto").inc()

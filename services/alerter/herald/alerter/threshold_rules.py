@@ -102,7 +102,7 @@ async def _reconcile(
     for alert in cleared:
         if (alert.tenant_id, alert.dedup_key) not in holding:
             alert_store.resolve(alert, "auto", now)
-            rows.append(alert_store.stage_resolved(session, alert, "condition_cleared", now))
+            rows += alert_store.stage_resolved(session, alert, "condition_cleared", now)
             ALERTS_RESOLVED.labels("auto").inc()
             log.info("alert.resolved", alert_id=str(alert.id), reason="condition_cleared")
     return rows
@@ -128,7 +128,7 @@ async def _escalate_failing_channels(
         event = AlertEscalated(
             alert=alert_store.snapshot(alert), previous_severity=previous, reason="failure_rate"
         )
-        rows.append(alert_store.stage_event(session, alert, event, now))
+        rows += alert_store.stage_event(session, alert, event, now)
         log.info("alert.escalated", alert_id=str(alert.id), reason="failure_rate", rate=rate.rate)
     return rows
 
@@ -154,7 +154,7 @@ async def _resolve_quiet(
         if not resolves_quietly(alert.category, alert.last_seen_at, now, policy):
             continue
         alert_store.resolve(alert, "auto", now)
-        rows.append(alert_store.stage_resolved(session, alert, "quiet", now))
+        rows += alert_store.stage_resolved(session, alert, "quiet", now)
         ALERTS_RESOLVED.labels("auto").inc()
         log.info("alert.resolved", alert_id=str(alert.id), reason="quiet")
     return rows

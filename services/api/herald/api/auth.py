@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
+from herald.api import request_guard
 from herald.api.problems import Problem
 from herald.api.state import AppState, app_state
 from herald.common.db.models import ApiKey
@@ -57,17 +58,21 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", "Missing or invalid API key", detail)
 
 
-async def principal(credentials: Credentials, state: State) -> Principal:
-    """The tenant and role of the request's API key; 401 if there is none or it is not valid."""
+async def principal(credentials: Credentials, state: State, request: Request) -> Principal:
+    """The tenant and role of the request's API key; 401 if there is none or it is not valid.
+    Then, in the same transaction, its rate limit and Idempotency-Key (``request_guard``)."""
     if credentials is None:
         raise _unauthorized("send Authorization: Bearer <api key>")
     async with state.db.transaction() as session:
         key = await session.scalar(
             select(ApiKey).where(ApiKey.key_hash == digest(credentials.credentials))
         )
-    now = datetime.now(UTC)
-    if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
-        raise _unauthorized("the API key is unknown, revoked or expired")
+        now = datetime.now(UTC)
+        if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
+            raise _unauthorized("the API key is unknown, revoked or expired")
+        refusal = await request_guard.admit(session, request, state, key.id, key.tenant_id)
+    if refusal is not None:
+        raise refusal
     return Principal(tenant_id=key.tenant_id, key_id=key.id, role=Role(key.role))
 
 

@@ -10,17 +10,25 @@ import nats
 import structlog
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from nats.aio.client import Client as NatsClient
 
-from herald.api import problems
-from herald.api.middleware import limit_body, observe
+from herald.api import openapi_contract, problems
+from herald.api.adapters.change_feed import ChangeFeeds
+from herald.api.idempotency_middleware import IdempotencyMiddleware
+from herald.api.middleware import ResponseHeaders, cors_options, limit_body, observe
 from herald.api.routes import (
     alerts,
+    api_keys,
     assets,
+    audit,
     channels,
+    events,
     jobs,
     platforms,
+    queue,
     silences,
+    system,
     tenants,
     webhook_endpoints,
 )
@@ -40,6 +48,10 @@ from herald.common.telemetry import TELEMETRY, setup_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
 
+GRACEFUL_SHUTDOWN_S = 5
+"""Requests in flight get this long at SIGTERM; open event streams never end by themselves, so
+they are cut then (their clients reconnect elsewhere with Last-Event-ID)."""
+
 
 def create_app(settings: ApiSettings) -> FastAPI:
     db = Database(
@@ -57,6 +69,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     relay = OutboxRelay(db, publish, grace_s=settings.outbox_grace_s)
     box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
+    feeds = ChangeFeeds(lambda: connection[0].jetstream(), settings.sse_max_streams)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,19 +97,32 @@ def create_app(settings: ApiSettings) -> FastAPI:
         log.info("service.stopped")
 
     app = FastAPI(title="Herald API", version="1", lifespan=lifespan, telemetry=TELEMETRY)
-    app.state.herald = AppState(settings=settings, db=db, relay=relay, credentials=box)
+    app.state.herald = AppState(
+        settings=settings, db=db, relay=relay, credentials=box, nats_ping=nats_ping, changes=feeds
+    )
     problems.install(app)
+    openapi_contract.install(app)
+    # Innermost first. Pure ASGI, so streamed responses pass; inside the body limit.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(ResponseHeaders)  # Retry-After, RateLimit-*: on replays and problems too
     app.middleware("http")(limit_body(settings.max_body_bytes))
     app.middleware("http")(observe)
+    if settings.cors_origin_list:  # outermost: preflights, and CORS headers on every answer
+        app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origin_list))
     for module in (
         tenants,
+        api_keys,
+        audit,
         channels,
         assets,
         jobs,
+        events,
         platforms,
         alerts,
         silences,
         webhook_endpoints,
+        queue,
+        system,
     ):
         app.include_router(module.router)
     app.include_router(alerts.system_router)
@@ -114,6 +140,7 @@ def main() -> None:
         port=settings.http_port,
         access_log=False,
         log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 

@@ -1,12 +1,16 @@
-"""HTTP middleware: request metrics, and a body size limit answered with problem+json."""
+"""HTTP middleware: request metrics, a body size limit answered with problem+json, headers
+that dependencies add to any response, and CORS when configured."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import Request, Response
 from prometheus_client import Counter, Histogram
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald.api.problems import problem_response
 
@@ -52,3 +56,55 @@ def limit_body(max_bytes: int) -> Callable[[Request, Next], Awaitable[Response]]
         return await call_next(request)
 
     return check
+
+
+RESPONSE_HEADERS = "herald.response_headers"  # key in the request's scope state
+
+
+def add_response_headers(request: Request, headers: Mapping[str, str]) -> None:
+    """Headers a dependency wants on this request's response, whatever produces it: the route,
+    a problem raised on the way, or a replayed response (``ResponseHeaders`` adds them)."""
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    state.setdefault(RESPONSE_HEADERS, {}).update(headers)
+
+
+class ResponseHeaders:
+    """Adds the headers of ``add_response_headers`` as the response starts (pure ASGI: a
+    streamed response passes through untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            extra = scope.get("state", {}).get(RESPONSE_HEADERS)
+            if message["type"] == "http.response.start" and extra:
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                for name, value in extra.items():
+                    headers[name] = value
+                message = {**message, "headers": headers.raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def cors_options(origins: list[str]) -> dict[str, Any]:
+    """Starlette ``CORSMiddleware`` settings: the API's methods and request headers, and the
+    response headers a browser client needs to read (rate limits, replays)."""
+    return {
+        "allow_origins": origins,
+        "allow_methods": ["GET", "POST", "PATCH", "DELETE"],
+        "allow_headers": ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        "expose_headers": [
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "Idempotent-Replayed",
+        ],
+        "max_age": 600,
+    }

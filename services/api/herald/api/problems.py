@@ -34,7 +34,12 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, code: str, title: str, detail: str | None = None, **extra: Any
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://herald.dev/problems/{code}",
@@ -45,7 +50,7 @@ def problem_response(
     if detail:
         body["detail"] = detail
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -87,9 +92,15 @@ def install(app: FastAPI) -> None:
         return problem_response(422 if not malformed else 400, code, title, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(error.status_code, "http_error")
-        return problem_response(error.status_code, code, str(error.detail))
+        headers = dict(error.headers) if error.headers else {}
+        if error.status_code == 405:  # Allow: every method of the path, not one route's
+            from herald.api.openapi_contract import methods_at
+
+            allowed = methods_at(request.app.openapi(), request.url.path)
+            headers["Allow"] = ", ".join(allowed) or headers.get("Allow", "")
+        return problem_response(error.status_code, code, str(error.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, error: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -12,9 +13,11 @@ from pydantic import (
     AnyHttpUrl,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
 from herald.common.domain.asset_states import Priority
@@ -47,12 +50,25 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("is out of range") from None
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+def _iso_only(value: Any) -> Any:
+    """Refuse numbers (pydantic would read them as Unix times): times are ISO 8601 strings."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and value.strip() and _NUMERIC.fullmatch(value.strip())
+    ):
+        raise ValueError("must be an ISO 8601 date-time with a zone, e.g. 2026-12-01T09:00:00Z")
+    return value
+
+
+_NUMERIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]
 """A time with its zone (a naive one is refused), held in UTC."""
 
 
 class TenantIn(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "Acme Coffee"}]}
+    )
     name: Text = Field(min_length=1, max_length=200)
 
 
@@ -67,7 +83,19 @@ class TenantCreated(BaseModel):
 
 
 class ChannelIn(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "platform": "sandbox",
+                    "name": "Lobby screen",
+                    "config": {"account": "lobby"},
+                    "credentials": {"token": "…"},
+                }
+            ]
+        },
+    )
     platform: Text = Field(min_length=1, max_length=40)
     name: Text = Field(min_length=1, max_length=200)
     config: JsonObject = Field(default_factory=dict)
@@ -89,12 +117,26 @@ class MediaIn(BaseModel):
 
 
 class AssetIn(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Opening hours",
+                    "body": "Open 9 to 5, every day.",
+                    "media": [{"url": "https://cdn.example.com/hours.png"}],
+                    "channel_ids": ["0194f0c2-7c1e-7d4a-9a53-2f1f0e7d9b11"],
+                    "scheduled_for": "2027-01-04T08:00:00Z",
+                    "priority": "normal",
+                }
+            ]
+        },
+    )
     title: Text = Field(min_length=1, max_length=500)
     body: Text = Field(max_length=100_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     channel_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
-    scheduled_for: datetime | None = None
+    scheduled_for: IsoDatetime | None = None
     publish_late_within_minutes: int | None = Field(
         None,
         ge=0,
@@ -119,19 +161,76 @@ class JobSummary(BaseModel):
     status: str
 
 
+class AssetPatch(BaseModel):
+    """Change an asset: only the fields sent change. Editing an approved asset sends it back to
+    review (allowed while none of its jobs has started; its waiting jobs are discarded)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"body": "Doors open at 9 — now with coffee."}]},
+    )
+    title: Text | None = Field(None, min_length=1, max_length=500)
+    body: Text | None = Field(None, max_length=100_000)
+    media: list[MediaIn] | None = Field(None, max_length=20)
+    channel_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=500)
+    scheduled_for: UtcDatetime | None = None
+    publish_late_within_minutes: int | None = Field(None, ge=0, le=525_600)
+    priority: Priority | None = None
+
+    @model_validator(mode="after")
+    def _nulls_only_where_meaningful(self) -> AssetPatch:
+        nulled = [
+            name
+            for name in sorted(
+                self.model_fields_set - {"scheduled_for", "publish_late_within_minutes"}
+            )
+            if getattr(self, name) is None
+        ]
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null (leave it out to keep it)")
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "The price in the second line is wrong."}]},
+    )
+    reason: Text = Field(min_length=1, max_length=2000, description="shown to the editor")
+
+
 class AssetOut(BaseModel):
     id: uuid.UUID
     title: str
     body: str
     media: list[dict[str, Any]]
     channel_ids: list[uuid.UUID]
-    status: str
+    status: str = Field(
+        description="draft, submitted, rejected, cancelled, or once approved: approved, "
+        "publishing, published, partially_failed or failed (from its jobs)"
+    )
+    review_status: str = Field(
+        description="draft, submitted, approved, rejected or cancelled (what lists filter by)"
+    )
     priority: str
     scheduled_for: datetime | None
     publish_late_within_minutes: int | None
     approved_at: datetime | None
+    submitted_at: datetime | None
+    reviewed_at: datetime | None
+    reviewed_by: uuid.UUID | None = Field(description="the API key that approved or rejected")
+    rejection_reason: str | None
+    created_by: uuid.UUID | None
     created_at: datetime
+    updated_at: datetime
     jobs: list[JobSummary]
+
+
+class AssetPage(BaseModel):
+    items: list[AssetOut]
+    next_cursor: uuid.UUID | None
 
 
 class AttemptOut(BaseModel):
@@ -176,7 +275,10 @@ class JobPage(BaseModel):
 class RedriveIn(BaseModel):
     """Bulk manual retry: every matching dead job goes back to the queue (up to ``limit``)."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "failed", "platform": "sandbox", "limit": 100}]},
+    )
     status: Literal["failed", "cancelled", "missed", "waiting_auth"] = "failed"
     platform: Text | None = Field(None, max_length=40)
     channel_id: uuid.UUID | None = None
@@ -237,8 +339,8 @@ class SilenceIn(BaseModel):
         },
     )
     reason: Text = Field(min_length=1, max_length=2000)
-    ends_at: datetime
-    starts_at: datetime | None = None
+    ends_at: IsoDatetime
+    starts_at: IsoDatetime | None = None
     dedup_key: Text | None = Field(None, min_length=1, max_length=300)
     channel_id: uuid.UUID | None = None
     category: Text | None = Field(None, min_length=1, max_length=50)
@@ -285,7 +387,18 @@ WebhookEventType = Literal["alert.raised", "alert.escalated", "alert.resolved", 
 
 
 class WebhookEndpointIn(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/herald",
+                    "events": ["alert.raised", "alert.resolved"],
+                    "description": "on-call",
+                }
+            ]
+        },
+    )
     url: Text = Field(min_length=1, max_length=2000, description="http(s) URL the events go to")
     events: list[WebhookEventType] = Field(
         default_factory=list, max_length=10, description="event types sent; empty means all"
@@ -342,3 +455,94 @@ class WebhookDeliveryOut(BaseModel):
 class WebhookDeliveryPage(BaseModel):
     items: list[WebhookDeliveryOut]
     next_cursor: uuid.UUID | None
+
+
+# API keys and the audit log
+
+KeyRole = Literal["admin", "reviewer", "editor", "viewer"]
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "review desk", "role": "reviewer", "expires_at": "2027-06-30T00:00:00Z"}
+            ]
+        },
+    )
+    name: Text = Field(min_length=1, max_length=200)
+    role: KeyRole
+    expires_at: UtcDatetime | None = Field(None, description="unusable from then on")
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: str
+    prefix: str = Field(description="the key's first characters, to recognise it")
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_by: uuid.UUID | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    api_key: str = Field(description="the key itself; shown once, only its digest is kept")
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyOut]
+    next_cursor: uuid.UUID | None
+
+
+class AuditEventOut(BaseModel):
+    id: uuid.UUID
+    occurred_at: datetime
+    actor: str = Field(description="key:<api key id>, operator or cli")
+    actor_key_id: uuid.UUID | None
+    actor_role: str | None
+    action: str = Field(description="e.g. asset.approved, api_key.revoked, channel.created")
+    subject_type: str
+    subject_id: uuid.UUID | None
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: uuid.UUID | None
+
+
+# Channel management
+
+
+class ChannelPatch(BaseModel):
+    """Change a channel: only the fields sent change, each replaced whole. New ``credentials``
+    are sealed with the active key and never returned; they re-authorize the channel (an
+    ``auth_state`` of reauth_required or disconnected becomes ok) and resume its jobs waiting
+    in ``waiting_auth``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "Lobby screen"},
+                {"config": {"account": "lobby-2"}},
+                {"credentials": {"token": "<new access token>"}},
+            ]
+        },
+    )
+    name: Text | None = Field(None, min_length=1, max_length=200)
+    config: JsonObject | None = Field(None, description="replaces the whole config")
+    credentials: JsonObject | None = Field(
+        None, description="replaces the stored credentials; write-only"
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ChannelPatch:
+        nulled = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null (leave it out to keep it)")
+        if not self.model_fields_set:
+            raise ValueError("send at least one of name, config, credentials")
+        return self

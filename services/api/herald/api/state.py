@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
 
+from herald.api.adapters.change_feed import ChangeFeeds
 from herald.api.settings import ApiSettings
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
@@ -18,6 +20,8 @@ class AppState:
     db: Database
     relay: OutboxRelay
     credentials: CredentialBox
+    nats_ping: Callable[[], Awaitable[None]]  # a flush round trip; raises when NATS is away
+    changes: ChangeFeeds  # the tenants' live updates (GET /v1/events)
 
 
 def app_state(request: Request) -> AppState:

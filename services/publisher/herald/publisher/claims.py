@@ -15,8 +15,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import Sealed
-from herald.common.db.models import Asset, Channel
+from herald.common.db.models import Asset, Channel, OutboxMessage
+from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
+from herald.common.events import JobChanged
+from herald.common.live_updates import stage_change
 from herald.common.platforms import effective_rate_limit
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
@@ -29,7 +32,8 @@ from herald.publisher.settings import PublisherSettings
 
 log = structlog.get_logger(__name__)
 
-Taken = tuple[Claim, Asset, Channel, Sealed | None]
+Taken = tuple[Claim, Asset, Channel, Sealed | None, OutboxMessage]
+"""The claim, what it publishes, and its live update (``processing``) to relay after the commit."""
 
 
 @dataclass
@@ -70,7 +74,7 @@ class Claims:
             self._refused(job_id, claimed)
             return None
         asset, target, sealed = await job_store.load_target(session, claimed, channel)
-        return claimed, asset, target, sealed
+        return claimed, asset, target, sealed, stage_change(session, changed(claimed), now)
 
     async def _tenant_room(
         self, session: AsyncSession, job_id: uuid.UUID, priority: str, now: datetime
@@ -104,3 +108,26 @@ class Claims:
         log.info("publish.claim_refused", job_id=str(job_id), reason=refusal.reason)
         if refusal.delay_s is not None:
             raise RetryLater(refusal.delay_s, refusal.reason)
+
+
+def changed(
+    claimed: Claim,
+    status: JobStatus = JobStatus.PROCESSING,
+    *,
+    error_code: str | None = None,
+    external_id: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> JobChanged:
+    """The live update of a claimed job that took ``status``."""
+    return JobChanged(
+        tenant_id=claimed.tenant_id,
+        job_id=claimed.job_id,
+        asset_id=claimed.asset_id,
+        channel_id=claimed.channel_id,
+        platform=claimed.platform,
+        status=status.value,
+        attempts=claimed.attempt,
+        error_code=error_code,
+        external_id=external_id,
+        next_attempt_at=next_attempt_at,
+    )

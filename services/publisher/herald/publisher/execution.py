@@ -6,6 +6,7 @@ the next claim sees the unfinished attempt and asks the platform (``lookup``) be
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 import uuid
@@ -22,14 +23,16 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import ChannelAuthFailed, Envelope, PublishFailed, PublishSucceeded
 from herald.common.faults import fault_point
+from herald.common.live_updates import stage_change
 from herald.common.outbox import stage
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
 from herald.publisher.adapters import job_store
 from herald.publisher.adapters.job_store import Claim
 from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, Target
-from herald.publisher.claims import Claims
+from herald.publisher.claims import Claims, Taken, changed
 from herald.publisher.domain.errors import (
+    AuthExpiredError,
     PermanentPublishError,
     PublishError,
     TransientPublishError,
@@ -65,11 +68,23 @@ class Executor:
         taken = await self.claims.take(job_id, priority, delivered)
         if taken is None:
             return
-        claimed, asset, channel, sealed = taken
+        # the live update (processing) is relayed during the call; the outcome's rows wait for
+        # it, so the stream has them in order and the call does not wait for a relay
+        told = asyncio.create_task(self.runtime.relay.send([taken[4]]))
+        try:
+            await self._attempt(taken, heartbeat, told)
+        finally:
+            await told
+
+    async def _attempt(
+        self, taken: Taken, heartbeat: Heartbeat | None, told: asyncio.Task[None]
+    ) -> None:
+        claimed, asset, channel, sealed, _ = taken
+        job_id = claimed.job_id
         try:
             target = Target(channel.config, self._open(sealed))
         except PublishError as error:
-            return await self._failed(claimed, error, 0.0)
+            return await self._failed(claimed, error, 0.0, told)
         attributes: dict[str, str | int] = {
             "herald.job_id": str(job_id),
             "herald.platform": claimed.platform,
@@ -91,13 +106,13 @@ class Executor:
                 metrics.FENCED_OUT.labels(claimed.platform).inc()
                 return  # another worker holds the job: it reconciles our open attempt
             except PublishError as error:
-                return await self._failed(claimed, error, time.perf_counter() - started)
+                return await self._failed(claimed, error, time.perf_counter() - started, told)
             except Exception as error:  # an adapter bug: recorded as a failure, never left open
                 log.exception("publish.adapter_crashed", job_id=str(job_id))
                 # the post may exist (e.g. an unreadable 2xx): retried, and reconciled first
                 crash = TransientPublishError("adapter_error", f"{type(error).__name__}: {error}")
-                return await self._failed(claimed, crash, time.perf_counter() - started)
-            await self._succeeded(claimed, asset, external_id, time.perf_counter() - started)
+                return await self._failed(claimed, crash, time.perf_counter() - started, told)
+            await self._succeeded(claimed, asset, external_id, time.perf_counter() - started, told)
 
     async def _call(
         self,
@@ -130,7 +145,12 @@ class Executor:
             raise PermanentPublishError("worker_lost", "workers died on every attempt")
 
     async def _succeeded(
-        self, claimed: Claim, asset: Asset, external_id: str, duration_s: float
+        self,
+        claimed: Claim,
+        asset: Asset,
+        external_id: str,
+        duration_s: float,
+        told: asyncio.Task[None],
     ) -> None:
         now = datetime.now(UTC)
         event = PublishSucceeded(
@@ -149,6 +169,9 @@ class Executor:
                 session, claimed, JobStatus.SUCCEEDED, now, external_id=external_id
             )
             rows = [stage(session, event, self._wrap(event, claimed, now))] if status else []
+            if status is not None:
+                change = changed(claimed, status, external_id=external_id)
+                rows.insert(0, stage_change(session, change, now))
         self._observe(claimed, "succeeded", status)
         if status and asset.approved_at is not None:
             metrics.APPROVE_TO_PUBLISHED.labels(claimed.platform).observe(
@@ -161,9 +184,12 @@ class Executor:
             attempt=claimed.attempt,
             fenced_out=status is None,
         )
+        await told  # processing goes out before the outcome
         await self.runtime.relay.send(rows)
 
-    async def _failed(self, claimed: Claim, error: PublishError, duration_s: float) -> None:
+    async def _failed(
+        self, claimed: Claim, error: PublishError, duration_s: float, told: asyncio.Task[None]
+    ) -> None:
         now = datetime.now(UTC)
         policy = self._adapter_policy(claimed.platform)
         decision = decide(error, claimed.attempt_in_run, policy, now, self.rng)
@@ -204,6 +230,10 @@ class Executor:
             rows = [stage(session, event, self._wrap(event, claimed, now))] if report else []
             if status is JobStatus.WAITING_AUTH:
                 rows.append(self._stage_auth_failed(session, claimed, error, now))
+            if status is not None:  # fenced out: the job is another worker's to report
+                retry_at = decision.retry_at if status is JobStatus.RETRYING else None
+                change = changed(claimed, status, error_code=error.code, next_attempt_at=retry_at)
+                rows.insert(0, stage_change(session, change, now))
         self._observe(claimed, "failed", status)
         log.warning(
             "publish.failed",
@@ -214,6 +244,7 @@ class Executor:
             next_status=status.value if status else "fenced_out",
             retry_in_s=round(decision.delay_s, 3),
         )
+        await told  # processing goes out before the outcome
         await self.runtime.relay.send(rows)
         if status is JobStatus.RETRYING:
             raise RetryLater(decision.delay_s, f"retry {error.code}")
@@ -256,8 +287,8 @@ class Executor:
         return adapter.retry_policy if adapter else RetryPolicy(max_attempts=1)
 
     def _open(self, sealed: Sealed | None) -> dict[str, object]:
-        if sealed is None:
-            return {}
+        if sealed is None:  # disconnected: never call a platform without credentials
+            raise AuthExpiredError("channel_disconnected", "the channel has no credentials")
         try:
             return self.credentials.open(sealed)
         except CredentialKeyError as error:

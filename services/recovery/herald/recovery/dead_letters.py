@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import CLAIMABLE, JobStatus
 from herald.common.events import Envelope, PublishFailed, PublishRequested
+from herald.common.live_updates import stage_job_change
 from herald.common.outbox import stage
 from herald.common.runtime import Runtime
 from herald.recovery.domain.advisories import Advisory
@@ -93,7 +94,8 @@ async def _fail_job(runtime: Runtime, job_id: uuid.UUID, advisory: Advisory) -> 
                     now=now,
                     idempotency_key=f"publish.failed:{job.id}:dead_letter:{advisory.stream_seq}",
                 ),
-            )
+            ),
+            stage_job_change(session, job, now),
         ]
     await runtime.relay.send(rows)
 

@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.common import locks
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
-from herald.common.events import Envelope, JobRecovered, PublishFailed, PublishRequested
+from herald.common.domain.job_states import JobStatus
+from herald.common.events import (
+    Envelope,
+    JobChanged,
+    JobRecovered,
+    PublishFailed,
+    PublishRequested,
+)
+from herald.common.live_updates import stage_change
 from herald.common.outbox import OutboxRelay, stage
 from herald.recovery.adapters import job_sweeps, pruning
 from herald.recovery.adapters.job_sweeps import Stranded
@@ -77,6 +85,8 @@ def stage_requests(
     failure of a missed slot."""
     rows = []
     for job in found:
+        if job.reason in DISPATCHED:  # its status changed: a live update, before the request
+            rows.append(stage_change(session, _dispatched(job), now))
         if job.reason == "missed":
             rows.append(_missed(session, job, now))
             continue
@@ -95,6 +105,23 @@ def stage_requests(
         )
         rows.append(_request(session, job, now))
     return rows
+
+
+DISPATCHED = {"scheduled_due": JobStatus.QUEUED, "missed": JobStatus.MISSED}
+"""Sweep reasons that change the job's status (the others only request it again)."""
+
+
+def _dispatched(job: Stranded) -> JobChanged:
+    """A scheduled job (never tried yet) that fell due: now queued, or missed."""
+    return JobChanged(
+        tenant_id=job.tenant_id,
+        job_id=job.job_id,
+        asset_id=job.asset_id,
+        channel_id=job.channel_id,
+        platform=job.platform,
+        status=DISPATCHED[job.reason].value,
+        error_code="missed_slot" if job.reason == "missed" else None,
+    )
 
 
 def _request(session: AsyncSession, job: Stranded, now: datetime) -> OutboxMessage:

@@ -72,6 +72,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _created()
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), doc="API key id; NULL for a tenant's first key or the CLI"
+    )
 
 
 class Channel(Base):
@@ -90,8 +93,15 @@ class Channel(Base):
 
 class Asset(Base):
     __tablename__ = "assets"
+    __table_args__ = (
+        # GET /v1/assets pages newest first over UUIDv7 ids (keyset), with or without a status
+        Index("ix_assets_tenant_id_id", "tenant_id", "id"),
+        Index("ix_assets_tenant_status_id", "tenant_id", "status", "id"),
+    )
     id: Mapped[uuid.UUID] = _id()
-    tenant_id: Mapped[uuid.UUID] = _tenant()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(  # indexed first in the indexes above
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=False
+    )
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     media: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
@@ -103,6 +113,11 @@ class Asset(Base):
         Integer, doc="missed-slot policy: NULL publishes late; N marks jobs later than N s missed"
     )
     approved_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None] = mapped_column(doc="when it was approved or rejected")
+    reviewed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), doc="API key id")
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), doc="API key id")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -124,6 +139,24 @@ class PublishJob(Base):
             "created_at",
             "id",
             postgresql_where=text("status <> 'succeeded'"),
+        ),
+        # GET /v1/queue/stats, index-only where the visibility map allows: live jobs by status
+        # and priority with the oldest request (live rows only: small), and jobs finished in a
+        # window. The status list is TERMINAL's as of migration 0014.
+        Index(
+            "ix_publish_jobs_tenant_live",
+            "tenant_id",
+            "status",
+            "priority",
+            postgresql_include=["requested_at"],
+            postgresql_where=text("status NOT IN ('succeeded', 'failed', 'cancelled', 'missed')"),
+        ),
+        Index(
+            "ix_publish_jobs_tenant_finished",
+            "tenant_id",
+            "finished_at",
+            postgresql_include=["status", "priority"],
+            postgresql_where=text("finished_at IS NOT NULL"),
         ),
     )
     id: Mapped[uuid.UUID] = _id()
@@ -286,6 +319,28 @@ class Alert(Base):
     )
 
 
+class AuditEvent(Base):
+    """Who did what to which entity, and when: written in the same transaction as the change."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_tenant_id_id", "tenant_id", "id"),
+        Index("ix_audit_events_tenant_subject", "tenant_id", "subject_id", "id"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=False
+    )
+    occurred_at: Mapped[datetime] = _created()
+    actor: Mapped[str] = mapped_column(String(80), doc="key:<api key id>, operator or cli")
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(60), doc="e.g. asset.approved, api_key.revoked")
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+
+
 class Silence(Base):
     """A tenant mutes notifications of matching alerts until ``ends_at`` (alerts still count)."""
 
@@ -381,3 +436,35 @@ class WebhookDeliveryAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[float | None]
     worker: Mapped[str] = mapped_column(String(200))
+
+
+class IdempotencyKey(Base):
+    """A POST's ``Idempotency-Key``, per API key (``herald.api.idempotency``): in progress while
+    ``status`` is NULL (held by ``claim`` until ``locked_until``), then the response replayed to
+    repeats of the same request until ``expires_at``, when the recovery service prunes it."""
+
+    __tablename__ = "idempotency_keys"
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(  # read by primary key only: no index to keep
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=False
+    )
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(Text, doc="with the query string")
+    body_sha256: Mapped[bytes] = mapped_column(LargeBinary)
+    claim: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), doc="the request that holds it: fences one that finishes too late"
+    )
+    locked_until: Mapped[datetime | None] = mapped_column(
+        doc="while in progress: a retry may take it over after this (its request died)"
+    )
+    status: Mapped[int | None] = mapped_column(Integer, doc="of the stored response")
+    response_headers: Mapped[list[list[str]] | None] = mapped_column(JSONB)
+    response_key_id: Mapped[str | None] = mapped_column(String(64))
+    response_ciphertext: Mapped[bytes | None] = mapped_column(
+        LargeBinary, doc="the body, sealed: a response may hold a secret shown once"
+    )
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(index=True)

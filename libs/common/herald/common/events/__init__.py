@@ -2,12 +2,14 @@
 
 from herald.common.events.alerts import AlertEscalated, AlertRaised, AlertResolved, AlertSnapshot
 from herald.common.events.assets import AssetApproved
+from herald.common.events.changes import AlertChanged, JobChanged
 from herald.common.events.envelope import Envelope, Event, UnknownSchemaError
 from herald.common.events.jobs import JobCancelled, JobRecovered, JobRetryRequested
 from herald.common.events.publish import PublishFailed, PublishRequested, PublishSucceeded
 from herald.common.events.system import ChannelAuthFailed, ConditionReported
 
 __all__ = [
+    "AlertChanged",
     "AlertEscalated",
     "AlertRaised",
     "AlertResolved",
@@ -18,6 +20,7 @@ __all__ = [
     "Envelope",
     "Event",
     "JobCancelled",
+    "JobChanged",
     "JobRecovered",
     "JobRetryRequested",
     "PublishFailed",

@@ -32,7 +32,9 @@ from herald.common.events import (
     Envelope,
     Event,
 )
+from herald.common.events.changes import AlertChange
 from herald.common.ids import new_id
+from herald.common.live_updates import stage_alert_change
 from herald.common.outbox import stage
 
 OPEN = text("status <> 'resolved'")
@@ -134,23 +136,34 @@ def stage_news(
 ) -> list[OutboxMessage]:
     """The event of a raised or escalated alert; nothing for an absorbed repeat."""
     if occurrence.change is Change.RAISED:
-        return [stage_event(session, alert, AlertRaised(alert=snapshot(alert)), now)]
+        return stage_event(session, alert, AlertRaised(alert=snapshot(alert)), now)
     if occurrence.change is Change.ESCALATED:
         event = AlertEscalated(
             alert=snapshot(alert),
             previous_severity=previous_severity,
             reason=occurrence.reason or "repeats",
         )
-        return [stage_event(session, alert, event, now)]
+        return stage_event(session, alert, event, now)
     return []
 
 
 def stage_resolved(
     session: AsyncSession, alert: Alert, reason: str, now: datetime
-) -> OutboxMessage:
+) -> list[OutboxMessage]:
     return stage_event(session, alert, AlertResolved(alert=snapshot(alert), reason=reason), now)
 
 
-def stage_event(session: AsyncSession, alert: Alert, event: Event, now: datetime) -> OutboxMessage:
+LIVE_CHANGES: dict[str, AlertChange] = {
+    AlertRaised.type: "raised",
+    AlertEscalated.type: "escalated",
+    AlertResolved.type: "resolved",
+}
+
+
+def stage_event(
+    session: AsyncSession, alert: Alert, event: Event, now: datetime
+) -> list[OutboxMessage]:
+    """The alert's event, and the tenant's live update of the same change."""
     envelope = Envelope.wrap(event, tenant_id=alert.tenant_id, subject_id=alert.id, now=now)
-    return stage(session, event, envelope)
+    change = LIVE_CHANGES[event.type]
+    return [stage(session, event, envelope), *stage_alert_change(session, alert, change, now)]

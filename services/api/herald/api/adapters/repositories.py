@@ -46,11 +46,39 @@ class AssetRepository:
             query = query.with_for_update()
         return await self.session.scalar(query)
 
-    async def jobs(self, asset_id: uuid.UUID) -> Sequence[PublishJob]:
+    async def jobs(self, asset_id: uuid.UUID, *, for_update: bool = False) -> Sequence[PublishJob]:
         query = select(PublishJob).where(
             PublishJob.asset_id == asset_id, PublishJob.tenant_id == self.tenant_id
         )
-        return (await self.session.scalars(query.order_by(PublishJob.id))).all()
+        query = query.order_by(PublishJob.id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.scalars(query)).all()
+
+    async def jobs_of(self, asset_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[PublishJob]]:
+        if not asset_ids:
+            return {}
+        query = select(PublishJob).where(
+            PublishJob.asset_id.in_(list(asset_ids)), PublishJob.tenant_id == self.tenant_id
+        )
+        found: dict[uuid.UUID, list[PublishJob]] = {}
+        for job in await self.session.scalars(query.order_by(PublishJob.id)):
+            found.setdefault(job.asset_id, []).append(job)
+        return found
+
+    async def page(
+        self, status: str | None, limit: int, cursor: uuid.UUID | None
+    ) -> tuple[list[Asset], uuid.UUID | None]:
+        """Newest first over ``ix_assets_tenant_id_id`` (or ``…_status_id``): UUIDv7 ids sort
+        by creation time."""
+        query = select(Asset).where(Asset.tenant_id == self.tenant_id)
+        if status is not None:
+            query = query.where(Asset.status == status)
+        if cursor is not None:
+            query = query.where(Asset.id < cursor)
+        query = query.order_by(Asset.id.desc()).limit(limit + 1)
+        rows = list((await self.session.scalars(query)).all())
+        return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
 
 
 @dataclass(frozen=True)

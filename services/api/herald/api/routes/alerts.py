@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from herald.api.auth import Role, State, Who, operator, require
 from herald.api.schemas import AlertOut, AlertPage
-from herald.api.service_layer import alerts
+from herald.api.service_layer import alerts, audit
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 system_router = APIRouter(prefix="/v1/system/alerts", tags=["system"])
@@ -52,8 +52,11 @@ async def acknowledge_alert(alert_id: uuid.UUID, who: Who, state: State) -> Aler
     """Someone is on it: the alert stays open (repeats still count) but is no longer new."""
     async with state.db.transaction() as session:
         alert = await alerts.alert_of(session, who.tenant_id, alert_id, lock=True)
-        alerts.acknowledge(alert, datetime.now(UTC))
-        return AlertOut.model_validate(alert, from_attributes=True)
+        staged = alerts.acknowledge(session, alert, datetime.now(UTC))
+        audit.record(session, who.tenant_id, who, "alert.acknowledged", "alert", alert_id)
+        body = AlertOut.model_validate(alert, from_attributes=True)
+    await state.relay.send(staged)
+    return body
 
 
 @router.post("/{alert_id}/resolve", dependencies=[require(Role.REVIEWER)])
@@ -62,8 +65,9 @@ async def resolve_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut
     async with state.db.transaction() as session:
         alert = await alerts.alert_of(session, who.tenant_id, alert_id, lock=True)
         staged = alerts.resolve(session, alert, datetime.now(UTC))
+        audit.record(session, who.tenant_id, who, "alert.resolved", "alert", alert_id)
         body = AlertOut.model_validate(alert, from_attributes=True)
-    await state.relay.send([staged])
+    await state.relay.send(staged)
     return body
 
 

@@ -1,29 +1,43 @@
-"""Channels: where a tenant publishes. Credentials are sealed at rest and never returned."""
+"""Channels: where a tenant publishes. Credentials are sealed at rest and never returned
+(nor logged); every change is in the audit log."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
-from fastapi import APIRouter
+import structlog
+from fastapi import APIRouter, Response
 
 from herald.api.adapters.repositories import ChannelRepository
 from herald.api.auth import Role, State, Who, require
-from herald.api.schemas import ChannelIn, ChannelOut
-from herald.api.service_layer import channels
+from herald.api.schemas import ChannelIn, ChannelOut, ChannelPatch
+from herald.api.service_layer import audit, channels
 from herald.api.service_layer.errors import NotFound
 from herald.common.db.models import Channel
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
+log = structlog.get_logger(__name__)
+ADMIN = [require(Role.ADMIN)]
 
 
 def _out(channel: Channel) -> ChannelOut:
     return ChannelOut.model_validate(channel, from_attributes=True)
 
 
-@router.post("", status_code=201, dependencies=[require(Role.ADMIN)])
+@router.post("", status_code=201, dependencies=ADMIN)
 async def create_channel(body: ChannelIn, who: Who, state: State) -> ChannelOut:
     async with state.db.transaction() as session:
         channel = await channels.create(session, who.tenant_id, body, state.credentials)
+        audit.record(
+            session,
+            who.tenant_id,
+            who,
+            "channel.created",
+            "channel",
+            channel.id,
+            platform=channel.platform,
+        )
     return _out(channel)
 
 
@@ -40,3 +54,57 @@ async def get_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelO
     if channel is None:
         raise NotFound("channel")
     return _out(channel)
+
+
+@router.patch("/{channel_id}", dependencies=ADMIN)
+async def update_channel(
+    channel_id: uuid.UUID, body: ChannelPatch, who: Who, state: State
+) -> ChannelOut:
+    """Rename it, replace its config, or replace its credentials (write-only). New credentials
+    set a reauth_required or disconnected channel back to ok and requeue its jobs waiting in
+    ``waiting_auth``."""
+    async with state.db.transaction() as session:
+        updated = await channels.update(
+            session, who.tenant_id, channel_id, body, state.credentials, datetime.now(UTC)
+        )
+        audit.record(
+            session,
+            who.tenant_id,
+            who,
+            "channel.updated",
+            "channel",
+            channel_id,
+            fields=updated.fields,
+        )
+        out = _out(updated.channel)
+    await state.relay.send(updated.staged)
+    log.info(
+        "channel.updated",
+        channel_id=str(channel_id),
+        fields=updated.fields,
+        resumed_jobs=updated.resumed,
+    )
+    return out
+
+
+@router.post("/{channel_id}/disconnect", dependencies=ADMIN)
+async def disconnect_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelOut:
+    """Drop the stored credentials; its jobs wait in ``waiting_auth`` until new credentials
+    are given (PATCH). Disconnecting twice is harmless."""
+    async with state.db.transaction() as session:
+        channel = await channels.disconnect(session, who.tenant_id, channel_id)
+        audit.record(session, who.tenant_id, who, "channel.disconnected", "channel", channel_id)
+        out = _out(channel)
+    log.info("channel.disconnected", channel_id=str(channel_id))
+    return out
+
+
+@router.delete("/{channel_id}", status_code=204, dependencies=ADMIN)
+async def delete_channel(channel_id: uuid.UUID, who: Who, state: State) -> Response:
+    """Delete a channel that has no jobs; one with jobs is refused (409 ``channel_in_use``):
+    its jobs are the audit trail, so disconnect it instead."""
+    async with state.db.transaction() as session:
+        await channels.delete(session, who.tenant_id, channel_id)
+        audit.record(session, who.tenant_id, who, "channel.deleted", "channel", channel_id)
+    log.info("channel.deleted", channel_id=str(channel_id))
+    return Response(status_code=204)

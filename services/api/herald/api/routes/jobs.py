@@ -21,7 +21,7 @@ from herald.api.schemas import (
     RedriveOut,
     UtcDatetime,
 )
-from herald.api.service_layer import job_control
+from herald.api.service_layer import audit, job_control
 from herald.api.service_layer.errors import NotFound
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import JobStatus
@@ -62,33 +62,45 @@ async def redrive_jobs(body: RedriveIn, who: Who, state: State) -> RedriveOut:
         batch, staged = await job_control.redrive_batch(
             session, selection, uuid.UUID(int=0), body.limit, datetime.now(UTC)
         )
+        audit.record(
+            session,
+            who.tenant_id,
+            who,
+            "jobs.redriven",
+            "job",
+            None,
+            status=body.status,
+            requeued=len(batch),
+        )
     await state.relay.send(staged)
     log.info("jobs.redrive", requeued=len(batch), status=body.status)
     return RedriveOut(requeued=len(batch), job_ids=[job.id for job in batch])
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id:uuid}")
 async def get_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
     return await _read(state, who, job_id)
 
 
-@router.post("/{job_id}/cancel", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
+@router.post("/{job_id:uuid}/cancel", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
 async def cancel_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
     """Cancel; a job mid-call keeps the call's true outcome and is not retried after it."""
     async with state.db.transaction() as session:
         job = await job_control.locked_or_missing(session, job_id, who.tenant_id)
         outcome = job_control.cancel(session, job, datetime.now(UTC))
+        audit.record(session, who.tenant_id, who, "job.cancelled", "job", job_id)
     await state.relay.send(outcome.staged)
     log.info("job.cancel", job_id=str(job_id), status=outcome.job.status)
     return await _read(state, who, job_id)
 
 
-@router.post("/{job_id}/retry", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
+@router.post("/{job_id:uuid}/retry", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
 async def retry_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
     """Send a failed or cancelled job back to the queue with a fresh attempt budget."""
     async with state.db.transaction() as session:
         job = await job_control.locked_or_missing(session, job_id, who.tenant_id)
         outcome = job_control.retry(session, job, datetime.now(UTC))
+        audit.record(session, who.tenant_id, who, "job.retried", "job", job_id)
     await state.relay.send(outcome.staged)
     log.info("job.retry", job_id=str(job_id))
     return await _read(state, who, job_id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from herald.api.auth import Role, State, Who, require
 from herald.api.schemas import SilenceIn, SilenceOut, SilencePage
-from herald.api.service_layer import alerts
+from herald.api.service_layer import alerts, audit
 from herald.common.db.models import Silence
 
 router = APIRouter(prefix="/v1/silences", tags=["alerts"])
@@ -36,6 +36,15 @@ async def create_silence(body: SilenceIn, who: Who, state: State) -> SilenceOut:
     async with state.db.transaction() as session:
         silence = await alerts.create_silence(session, who.tenant_id, who.key_id, request, now)
         await session.flush()
+        audit.record(
+            session,
+            who.tenant_id,
+            who,
+            "silence.created",
+            "silence",
+            silence.id,
+            reason=body.reason,
+        )
         await session.refresh(silence)
         return _out(silence, now)
 
@@ -74,4 +83,5 @@ async def expire_silence(silence_id: uuid.UUID, who: Who, state: State) -> Respo
     async with state.db.transaction() as session:
         silence = await alerts.silence_of(session, who.tenant_id, silence_id, lock=True)
         alerts.expire_silence(silence, datetime.now(UTC))
+        audit.record(session, who.tenant_id, who, "silence.expired", "silence", silence_id)
     return Response(status_code=204)

@@ -23,7 +23,7 @@ from herald.api.schemas import (
     WebhookSecretRotated,
     WebhookTryOut,
 )
-from herald.api.service_layer import webhook_endpoints
+from herald.api.service_layer import audit, webhook_endpoints
 from herald.common.db.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhook endpoints"])
@@ -56,6 +56,15 @@ async def create_webhook_endpoint(
             description=body.description,
             box=state.credentials,
         )
+        audit.record(
+            session,
+            who.tenant_id,
+            who,
+            "webhook_endpoint.created",
+            "webhook_endpoint",
+            endpoint.id,
+            url=endpoint.url,
+        )
     log.info("webhook_endpoint.created", endpoint_id=str(endpoint.id), events=endpoint.events)
     return WebhookEndpointCreated(**_out(endpoint).model_dump(), secret=secret)
 
@@ -79,6 +88,14 @@ async def delete_webhook_endpoint(endpoint_id: uuid.UUID, who: Who, state: State
     """Nothing more is sent to it; its pending deliveries fail."""
     async with state.db.transaction() as session:
         await webhook_endpoints.delete(session, who.tenant_id, endpoint_id, datetime.now(UTC))
+        audit.record(
+            session,
+            who.tenant_id,
+            who,
+            "webhook_endpoint.deleted",
+            "webhook_endpoint",
+            endpoint_id,
+        )
     log.info("webhook_endpoint.deleted", endpoint_id=str(endpoint_id))
     return Response(status_code=204)
 
@@ -91,6 +108,14 @@ async def rotate_webhook_secret(
     async with state.db.transaction() as session:
         rotated = await webhook_endpoints.rotate_secret(
             session, who.tenant_id, endpoint_id, state.credentials, datetime.now(UTC)
+        )
+        audit.record(
+            session,
+            who.tenant_id,
+            who,
+            "webhook_endpoint.secret_rotated",
+            "webhook_endpoint",
+            endpoint_id,
         )
     log.info("webhook_endpoint.secret_rotated", endpoint_id=str(endpoint_id))
     return WebhookSecretRotated(

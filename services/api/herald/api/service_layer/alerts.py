@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.api.service_layer.errors import Invalid, NotFound, Refused
 from herald.common.db.models import Alert, Channel, OutboxMessage, Silence
 from herald.common.events import AlertResolved, AlertSnapshot, Envelope
+from herald.common.live_updates import stage_alert_change
 from herald.common.outbox import stage
 
 
@@ -78,8 +79,10 @@ async def alert_of(
     return await _owned(session, Alert, tenant_id, alert_id, lock)
 
 
-def acknowledge(alert: Alert, now: datetime) -> None:
-    """Someone is on it: the alert stays open (repeats still count) but is no longer new."""
+def acknowledge(session: AsyncSession, alert: Alert, now: datetime) -> list[OutboxMessage]:
+    """Someone is on it: the alert stays open (repeats still count) but is no longer new.
+
+    Returns the live update to relay after the commit."""
     if alert.status != "active":
         raise Refused(
             "alert_not_active",
@@ -88,9 +91,10 @@ def acknowledge(alert: Alert, now: datetime) -> None:
             alert_status=alert.status,
         )
     alert.status, alert.acknowledged_at = "acknowledged", now
+    return stage_alert_change(session, alert, "acknowledged", now)
 
 
-def resolve(session: AsyncSession, alert: Alert, now: datetime) -> OutboxMessage:
+def resolve(session: AsyncSession, alert: Alert, now: datetime) -> list[OutboxMessage]:
     if alert.status == "resolved":
         raise Refused("alert_resolved", "The alert is already resolved", alert_status=alert.status)
     alert.status, alert.resolution, alert.resolved_at = "resolved", "manual", now
@@ -98,7 +102,7 @@ def resolve(session: AsyncSession, alert: Alert, now: datetime) -> OutboxMessage
         alert=AlertSnapshot.model_validate(alert, from_attributes=True), reason="manual"
     )
     envelope = Envelope.wrap(event, tenant_id=alert.tenant_id, subject_id=alert.id, now=now)
-    return stage(session, event, envelope)
+    return [stage(session, event, envelope), *stage_alert_change(session, alert, "resolved", now)]
 
 
 @dataclass(frozen=True)

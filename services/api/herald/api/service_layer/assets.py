@@ -1,4 +1,5 @@
-"""Assets: create, approve (jobs and their requests in one transaction), cancel."""
+"""Assets: create, edit, submit, approve (jobs and their requests in one transaction), reject,
+cancel, list."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.api.adapters.repositories import AssetRepository, ChannelRepository
 from herald.api.domain.approval import JobPlan, NotApprovable, plan_jobs
-from herald.api.schemas import AssetIn
+from herald.api.domain.review import NotAllowed, ReviewCommand, next_status
+from herald.api.schemas import AssetIn, AssetPatch
 from herald.api.service_layer import job_control
 from herald.api.service_layer.errors import Invalid, NotFound, Refused
 from herald.common.db.models import Asset, OutboxMessage, PublishJob
@@ -20,6 +22,7 @@ from herald.common.domain.job_commands import CancelEffect, cancel_effect
 from herald.common.domain.job_states import JobStatus
 from herald.common.events import AssetApproved, Envelope, PublishRequested
 from herald.common.ids import new_id
+from herald.common.live_updates import stage_job_change
 from herald.common.outbox import stage
 
 
@@ -30,15 +33,23 @@ class AssetView:
     staged: list[OutboxMessage] = field(default_factory=list)
 
 
-async def create(session: AsyncSession, tenant_id: uuid.UUID, body: AssetIn) -> AssetView:
-    known = await ChannelRepository(session, tenant_id).platforms_of(body.channel_ids)
-    unknown = [str(c) for c in body.channel_ids if c not in known]
+async def _check_channels(
+    session: AsyncSession, tenant_id: uuid.UUID, channel_ids: list[uuid.UUID]
+) -> None:
+    known = await ChannelRepository(session, tenant_id).platforms_of(channel_ids)
+    unknown = [str(c) for c in channel_ids if c not in known]
     if unknown:
         raise Invalid(
             "unknown_channel",
             "Unknown channel",
             f"not channels of this tenant: {', '.join(unknown)}",
         )
+
+
+async def create(
+    session: AsyncSession, tenant_id: uuid.UUID, body: AssetIn, author: uuid.UUID | None = None
+) -> AssetView:
+    await _check_channels(session, tenant_id, body.channel_ids)
     asset = Asset(
         id=new_id(),
         tenant_id=tenant_id,
@@ -49,6 +60,12 @@ async def create(session: AsyncSession, tenant_id: uuid.UUID, body: AssetIn) -> 
         status=AssetStatus.DRAFT,
         priority=body.priority,
         scheduled_for=body.scheduled_for,
+        publish_late_within_s=(
+            None
+            if body.publish_late_within_minutes is None
+            else body.publish_late_within_minutes * 60
+        ),
+        created_by=author,
     )
     session.add(asset)
     await session.flush()
@@ -65,7 +82,11 @@ async def read(session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID)
 
 
 async def approve(
-    session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    now: datetime,
+    reviewer: uuid.UUID | None = None,
 ) -> AssetView:
     """One job per channel, ``asset.approved`` and a request per due job, all or nothing."""
     asset = await AssetRepository(session, tenant_id).get(asset_id, for_update=True)
@@ -86,6 +107,8 @@ async def approve(
     jobs = [_job(asset, plan, now) for plan in plans]
     session.add_all(jobs)
     asset.status, asset.approved_at, asset.version = AssetStatus.APPROVED, now, asset.version + 1
+    asset.reviewed_at, asset.reviewed_by, asset.rejection_reason = now, reviewer, None
+    asset.updated_at = now  # set here, so the row is not expired for a server-side default
     event = AssetApproved(asset_id=asset.id, job_ids=[job.id for job in jobs])
     staged = [
         stage(
@@ -100,9 +123,121 @@ async def approve(
             ),
         )
     ]
+    staged += [stage_job_change(session, job, now) for job in jobs]  # before their requests
     staged += [_request(session, job, now) for job in jobs if job.status == JobStatus.QUEUED]
     await session.flush()
     return AssetView(asset, jobs, staged)
+
+
+async def _locked(session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID) -> Asset:
+    asset = await AssetRepository(session, tenant_id).get(asset_id, for_update=True)
+    if asset is None:
+        raise NotFound("asset")
+    return asset
+
+
+def _move(asset: Asset, command: ReviewCommand, jobs: Sequence[PublishJob] = ()) -> AssetStatus:
+    try:
+        return next_status(
+            AssetStatus(asset.status), command, [(JobStatus(j.status), j.attempts) for j in jobs]
+        )
+    except NotAllowed as error:
+        raise Refused(
+            f"asset_not_{_CODES[command]}",
+            f"Asset cannot be {_CODES[command]}",
+            str(error),
+            asset_status=asset.status,
+        ) from None
+
+
+_CODES = {
+    ReviewCommand.SUBMIT: "submittable",
+    ReviewCommand.REJECT: "rejectable",
+    ReviewCommand.EDIT: "editable",
+    ReviewCommand.APPROVE: "approvable",
+}
+
+
+async def submit(
+    session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID, now: datetime
+) -> AssetView:
+    """Ask for review: draft (or rejected, after changes) → submitted."""
+    asset = await _locked(session, tenant_id, asset_id)
+    asset.status = _move(asset, ReviewCommand.SUBMIT)
+    asset.submitted_at, asset.version, asset.updated_at = now, asset.version + 1, now
+    return AssetView(asset, [])
+
+
+async def reject(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    reviewer: uuid.UUID | None = None,
+) -> AssetView:
+    """Say no, with a reason the editor sees: draft or submitted → rejected."""
+    asset = await _locked(session, tenant_id, asset_id)
+    asset.status = _move(asset, ReviewCommand.REJECT)
+    asset.rejection_reason, asset.reviewed_at, asset.reviewed_by = reason, now, reviewer
+    asset.version, asset.updated_at = asset.version + 1, now
+    return AssetView(asset, [])
+
+
+async def edit(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    patch: AssetPatch,
+    now: datetime,
+) -> tuple[AssetView, list[str], str]:
+    """Change the fields sent; an approved asset goes back to review and its jobs, none of which
+    has started (checked under their row locks), are discarded. Returns the changed fields and
+    the status before."""
+    asset = await _locked(session, tenant_id, asset_id)
+    was = asset.status
+    assets = AssetRepository(session, tenant_id)
+    jobs = await assets.jobs(asset_id, for_update=True)
+    target = _move(asset, ReviewCommand.EDIT, jobs)
+    changes = patch.model_dump(exclude_unset=True, mode="python")
+    if "channel_ids" in changes:
+        await _check_channels(session, tenant_id, changes["channel_ids"])
+        changes["channel_ids"] = list(dict.fromkeys(changes["channel_ids"]))
+    if "media" in changes:
+        changes["media"] = [m.model_dump(mode="json") for m in patch.media or []]
+    if "publish_late_within_minutes" in changes:
+        minutes = changes.pop("publish_late_within_minutes")
+        changes["publish_late_within_s"] = None if minutes is None else minutes * 60
+    for name, value in changes.items():
+        setattr(asset, name, value)
+    if target is not AssetStatus(asset.status):  # approved → back to review
+        for job in jobs:
+            await session.delete(job)
+        asset.approved_at = asset.reviewed_at = asset.reviewed_by = None
+        asset.submitted_at = now
+        jobs = []
+    asset.status, asset.version, asset.updated_at = target, asset.version + 1, now
+    await session.flush()
+    return AssetView(asset, jobs), sorted(patch.model_fields_set), was
+
+
+@dataclass(frozen=True)
+class AssetFilter:
+    status: AssetStatus | None = None
+
+
+async def page(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    where: AssetFilter,
+    limit: int,
+    cursor: uuid.UUID | None,
+) -> tuple[list[AssetView], uuid.UUID | None]:
+    """Newest first, keyset over the UUIDv7 id; each asset with its jobs (one more query)."""
+    assets = AssetRepository(session, tenant_id)
+    rows, next_cursor = await assets.page(where.status, limit, cursor)
+    jobs = await assets.jobs_of([a.id for a in rows])
+    return [AssetView(a, jobs.get(a.id, [])) for a in rows], next_cursor
 
 
 async def cancel(
@@ -121,6 +256,7 @@ async def cancel(
             asset_status=asset.status,
         )
     asset.status, asset.version = AssetStatus.CANCELLED, asset.version + 1
+    asset.updated_at = now
     staged: list[OutboxMessage] = []
     for job in await assets.jobs(asset_id):
         locked = await job_control.lock_job(session, job.id, tenant_id)
@@ -147,6 +283,7 @@ def _job(asset: Asset, plan: JobPlan, now: datetime) -> PublishJob:
         requested_at=now if due else None,
         attempts=0,
         version=1,
+        publish_late_within_s=asset.publish_late_within_s,
     )
 
 

@@ -18,6 +18,7 @@ from herald.common.db.models import OutboxMessage, PublishJob
 from herald.common.domain.job_commands import CancelEffect, can_retry_manually, cancel_effect
 from herald.common.domain.job_states import JobStatus
 from herald.common.events import Envelope, JobCancelled, JobRetryRequested, PublishRequested
+from herald.common.live_updates import stage_job_change
 from herald.common.outbox import stage
 
 
@@ -69,7 +70,10 @@ def cancel(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
     event = JobCancelled(
         job_id=job.id, asset_id=job.asset_id, after_call=effect is CancelEffect.AFTER_CALL
     )
-    return Outcome(job, [stage(session, event, _wrap(event, job, now))])
+    staged = [stage(session, event, _wrap(event, job, now))]
+    if effect is not CancelEffect.AFTER_CALL:  # mid-call, the status changes with the outcome
+        staged.append(stage_job_change(session, job, now))
+    return Outcome(job, staged)
 
 
 def retry(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
@@ -87,6 +91,7 @@ def retry(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
         job,
         [
             stage(session, notice, _wrap(notice, job, now)),
+            stage_job_change(session, job, now),  # before the request: queued comes first
             stage(session, command, _wrap(command, job, now)),
         ],
     )
@@ -145,3 +150,24 @@ async def redrive_batch(
         for job in batch:
             staged += retry(session, job, now).staged
     return batch, staged
+
+
+async def resume_waiting_auth(
+    session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, now: datetime
+) -> tuple[list[PublishJob], list[OutboxMessage]]:
+    """Requeue the channel's jobs parked in ``waiting_auth`` (it was re-authorized); their
+    events and publish requests, staged here, are to be relayed after the commit."""
+    parked = await session.scalars(
+        select(PublishJob)
+        .where(
+            PublishJob.tenant_id == tenant_id,
+            PublishJob.channel_id == channel_id,
+            PublishJob.status == JobStatus.WAITING_AUTH,
+        )
+        .order_by(PublishJob.id)
+        .with_for_update()
+    )
+    jobs, staged = list(parked.all()), []
+    for job in jobs:
+        staged += retry(session, job, now).staged
+    return jobs, staged

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, select, tuple_
+from sqlalchemy import ColumnElement, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from herald.common.db.models import (
+    IdempotencyKey,
     InboxMessage,
     OutboxMessage,
     PublishAttempt,
     PublishJob,
+    RateLimitBucket,
     WebhookDelivery,
 )
 from herald.common.domain.job_states import TERMINAL
@@ -57,6 +59,15 @@ async def prune(session: AsyncSession, cutoffs: RetentionCutoffs, limit: int) ->
             [WebhookDelivery.finished_at < cutoffs.deliveries_finished_before],
             limit,
         ),
+        "idempotency_keys": await _prune_idempotency_keys(session, limit),
+        # An API key's bucket whose TAT has passed is full: deleting it changes nothing.
+        "rate_limit_buckets": await _delete_batch(
+            session,
+            RateLimitBucket,
+            RateLimitBucket.key,
+            [RateLimitBucket.key.startswith("api-key:"), RateLimitBucket.tat < func.now()],
+            limit,
+        ),
     }
 
 
@@ -69,4 +80,18 @@ async def _prune_inbox(session: AsyncSession, cutoffs: RetentionCutoffs, limit: 
         .with_for_update(skip_locked=True)
     )
     result = await session.execute(delete(InboxMessage).where(key.in_(chosen)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _prune_idempotency_keys(session: AsyncSession, limit: int) -> int:
+    """Records past the expiry the API gave them (``HERALD_IDEMPOTENCY_TTL_S``, by the
+    database's clock, as they were written)."""
+    key = tuple_(IdempotencyKey.api_key_id, IdempotencyKey.key)  # its primary key
+    chosen = (
+        select(IdempotencyKey.api_key_id, IdempotencyKey.key)
+        .where(IdempotencyKey.expires_at < func.now())
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(delete(IdempotencyKey).where(key.in_(chosen)))
     return int(getattr(result, "rowcount", 0) or 0)

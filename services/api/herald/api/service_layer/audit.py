@@ -1,0 +1,84 @@
+"""The audit log: who did what to which entity, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from herald.api.auth import Principal
+from herald.common.db.models import AuditEvent
+from herald.common.ids import new_id
+
+OPERATOR = "operator"
+CLI = "cli"
+
+
+def record(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Principal | str,
+    action: str,
+    subject_type: str,
+    subject_id: uuid.UUID | None,
+    **details: Any,
+) -> AuditEvent:
+    """Add one audit event to ``session``; ``actor`` is the request's key, or who else acted.
+
+    ``details`` must hold no secret: they are returned by ``GET /v1/audit``.
+    """
+    key = actor if isinstance(actor, Principal) else None
+    event = AuditEvent(
+        id=new_id(),
+        tenant_id=tenant_id,
+        actor=f"key:{key.key_id}" if key else str(actor),
+        actor_key_id=key.key_id if key else None,
+        actor_role=key.role.value if key else None,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        details=details,
+    )
+    session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None
+    subject_id: uuid.UUID | None = None
+    actor_key_id: uuid.UUID | None = None
+    occurred_after: datetime | None = None
+    occurred_before: datetime | None = None
+
+
+async def page(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    where: AuditFilter,
+    limit: int,
+    cursor: uuid.UUID | None,
+) -> tuple[list[AuditEvent], uuid.UUID | None]:
+    """Newest first, keyset over the UUIDv7 id (``ix_audit_events_tenant_id_id``, or
+    ``ix_audit_events_tenant_subject`` with a subject)."""
+    query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
+    for column, value in (
+        (AuditEvent.action, where.action),
+        (AuditEvent.subject_id, where.subject_id),
+        (AuditEvent.actor_key_id, where.actor_key_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.occurred_after is not None:
+        query = query.where(AuditEvent.occurred_at >= where.occurred_after)
+    if where.occurred_before is not None:
+        query = query.where(AuditEvent.occurred_at < where.occurred_before)
+    if cursor is not None:
+        query = query.where(AuditEvent.id < cursor)
+    query = query.order_by(AuditEvent.id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None

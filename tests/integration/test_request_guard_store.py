@@ -1,0 +1,187 @@
+"""The API's request budgets and Idempotency-Key records against real PostgreSQL: one statement
+admits atomically under concurrency, claims are exclusive, and expired records are pruned."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from herald.api.adapters import idempotency_store
+from herald.api.adapters.idempotency_store import Slot
+from herald.api.adapters.request_budget_store import spend
+from herald.api.domain.idempotency import Fingerprint, Verdict
+from herald.api.domain.request_budget import Budget, Spend
+from herald.common.credentials import CredentialBox
+from herald.common.db.engine import Database
+from herald.common.db.models import ApiKey, IdempotencyKey, RateLimitBucket
+from herald.common.ids import new_id
+from herald.common.settings import HeraldSettings
+from herald.recovery.domain.retention import RetentionPolicy
+from herald.recovery.sweeps import prune_finished
+from tests.integration.webhook_rows import add_tenant
+
+SLOW = Budget(rate_per_s=0.01, burst=5)  # a token back every 100 s: nothing refills in a test
+LOCK, TTL = timedelta(seconds=60), timedelta(hours=24)
+REQUEST = Fingerprint.of("POST", "/v1/assets", b"{}")
+
+
+async def _spend(db: Database, key: str, budget: Budget = SLOW) -> Spend:
+    async with db.transaction() as session:
+        return await spend(session, key, budget)
+
+
+async def test_concurrent_spends_admit_exactly_the_burst(db: Database) -> None:
+    key = f"api-key:{uuid.uuid4()}"
+    spends = await asyncio.gather(*(_spend(db, key) for _ in range(12)))
+    allowed = [s for s in spends if s.allowed]
+    assert len(allowed) == SLOW.burst
+    assert sorted(s.remaining for s in allowed) == list(range(SLOW.burst))
+    for refused in (s for s in spends if not s.allowed):
+        assert timedelta(seconds=99) < refused.retry_after <= timedelta(seconds=100)
+        assert refused.remaining == 0
+
+
+async def test_a_refusal_writes_nothing_and_other_keys_are_untouched(db: Database) -> None:
+    key, other = f"api-key:{uuid.uuid4()}", f"api-key:{uuid.uuid4()}"
+    for _ in range(SLOW.burst):
+        assert (await _spend(db, key)).allowed
+    first, second = await _spend(db, key), await _spend(db, key)
+    assert not first.allowed
+    assert not second.allowed
+    assert first.tat == second.tat, "refused requests do not push the schedule out"
+    assert (await _spend(db, other)).remaining == SLOW.burst - 1
+
+
+async def test_a_spent_budget_comes_back_at_the_rate(db: Database) -> None:
+    fast = Budget(rate_per_s=20, burst=2)
+    key = f"api-key:{uuid.uuid4()}"
+    spends = [await _spend(db, key, fast) for _ in range(3)]
+    assert [s.allowed for s in spends] == [True, True, False]
+    await asyncio.sleep(spends[-1].retry_after.total_seconds())
+    assert (await _spend(db, key, fast)).allowed
+
+
+async def _api_key(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+    tenant = await add_tenant(db)
+    key = ApiKey(
+        id=new_id(),
+        tenant_id=tenant,
+        name="k",
+        role="editor",
+        prefix="hk_",
+        key_hash=new_id().bytes,
+    )
+    async with db.transaction() as session:
+        session.add(key)
+    return tenant, key.id
+
+
+async def _claim(
+    db: Database, slot: Slot, tenant: uuid.UUID, request: Fingerprint = REQUEST
+) -> idempotency_store.Claim:
+    async with db.transaction() as session:
+        return await idempotency_store.claim(session, slot, tenant, request, LOCK, TTL)
+
+
+async def test_one_of_concurrent_claims_wins_and_a_stored_response_is_replayed(
+    db: Database, settings: HeraldSettings
+) -> None:
+    tenant, api_key = await _api_key(db)
+    slot = Slot(api_key, "k1")
+    claims = await asyncio.gather(*(_claim(db, slot, tenant) for _ in range(6)))
+    winners = [c for c in claims if c.token is not None]
+    assert len(winners) == 1
+    assert winners[0].verdict is None
+    assert {c.verdict for c in claims if c.token is None} == {Verdict.IN_PROGRESS}
+
+    box = CredentialBox.from_setting(settings.credential_keys)
+    sealed = box.seal({"body": "e30="})
+    token = winners[0].token
+    assert token is not None
+    async with db.transaction() as session:
+        headers = [["content-type", "application/json"]]
+        assert await idempotency_store.complete(session, slot, token, 201, headers, sealed)
+    replay = await _claim(db, slot, tenant)
+    assert replay.verdict is Verdict.REPLAY
+    assert replay.stored is not None
+    assert (replay.stored.status, replay.stored.headers) == (201, headers)
+    assert box.open(replay.stored.body) == {"body": "e30="}
+    other = await _claim(db, slot, tenant, Fingerprint.of("POST", "/v1/assets", b"[]"))
+    assert other.verdict is Verdict.REUSED
+
+
+async def test_a_released_key_runs_again_and_a_late_finisher_cannot_overwrite(
+    db: Database, settings: HeraldSettings
+) -> None:
+    tenant, api_key = await _api_key(db)
+    slot = Slot(api_key, "k2")
+    first = await _claim(db, slot, tenant)
+    assert first.token is not None
+    async with db.transaction() as session:
+        await idempotency_store.release(session, slot, first.token)  # it answered 503
+    second = await _claim(db, slot, tenant)
+    assert (second.verdict, second.token is not None) == (None, True)
+
+    async with db.transaction() as session:  # the second request's process dies
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.api_key_id == api_key)
+            .values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    third = await _claim(db, slot, tenant)
+    assert third.verdict is Verdict.TAKE_OVER
+    assert third.token is not None
+    sealed = CredentialBox.from_setting(settings.credential_keys).seal({"body": ""})
+    assert second.token is not None
+    async with db.transaction() as session:
+        assert not await idempotency_store.complete(session, slot, second.token, 201, [], sealed)
+        assert await idempotency_store.complete(session, slot, third.token, 201, [], sealed)
+
+
+async def test_expired_records_are_pruned_and_live_ones_kept(db: Database) -> None:
+    tenant, api_key = await _api_key(db)
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        for key, expires_at in (("old", now - timedelta(seconds=1)), ("live", now + TTL)):
+            session.add(
+                IdempotencyKey(
+                    api_key_id=api_key,
+                    key=key,
+                    tenant_id=tenant,
+                    method="POST",
+                    path="/v1/assets",
+                    body_sha256=b"",
+                    claim=new_id(),
+                    status=201,
+                    expires_at=expires_at,
+                )
+            )
+    pruned = await prune_finished(db, RetentionPolicy())
+    assert pruned["idempotency_keys"] >= 1
+    async with db.transaction() as session:
+        left = await session.scalars(
+            select(IdempotencyKey.key).where(IdempotencyKey.api_key_id == api_key)
+        )
+        assert list(left) == ["live"]
+
+
+async def test_full_api_key_buckets_are_pruned_and_others_kept(db: Database) -> None:
+    full, busy, channel = (
+        f"api-key:{uuid.uuid4()}",
+        f"api-key:{uuid.uuid4()}",
+        f"channel:{uuid.uuid4()}",
+    )
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        session.add(RateLimitBucket(key=full, tat=now - timedelta(seconds=1)))
+        session.add(RateLimitBucket(key=channel, tat=now - timedelta(seconds=1)))
+    await _spend(db, busy)  # its TAT is 100 s ahead
+    await prune_finished(db, RetentionPolicy())
+    async with db.transaction() as session:
+        left = await session.scalars(
+            select(RateLimitBucket.key).where(RateLimitBucket.key.in_([full, busy, channel]))
+        )
+        assert set(left) == {busy, channel}, "the publisher's buckets are its own"
