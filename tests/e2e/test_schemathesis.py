@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import System, Tenant
 
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 5
 SEED = 20261202
 
 
