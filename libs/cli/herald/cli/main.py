@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from herald.api.service_layer.tenancy import create_tenant
 from herald.cli import alerting, webhook_commands
 from herald.cli.infra.ports import PortInUseError
-from herald.common.db.engine import Database
-from herald.common.db.migrate import upgrade
 from herald.common.settings import HeraldSettings, load_settings
+
+if TYPE_CHECKING:
+    from herald.common.db.engine import Database
 
 app = typer.Typer(
     help="Herald: reliable multi-tenant publishing.",
@@ -28,6 +28,12 @@ app.add_typer(jobs, name="jobs")
 app.add_typer(alerting.alerts, name="alerts")
 app.add_typer(alerting.silences, name="silences")
 app.add_typer(webhook_commands.webhooks, name="webhooks")
+
+
+def _database(url: str) -> Database:
+    from herald.common.db.engine import Database  # SQLAlchemy: imported by the commands only
+
+    return Database(url, pool_size=1)
 
 
 def fail(message: str) -> typer.Exit:
@@ -53,6 +59,8 @@ def migrate() -> None:
     """Apply database migrations to HERALD_DATABASE_URL."""
     settings = load_settings(HeraldSettings)
     try:
+        from herald.common.db.migrate import upgrade  # alembic: only here
+
         asyncio.run(upgrade(settings.database_url))
     except OSError as error:
         raise fail(f"cannot reach the database: {error}") from None
@@ -62,12 +70,14 @@ def migrate() -> None:
 @tenants.command("create")
 def tenants_create(name: Annotated[str, typer.Argument(help="display name")]) -> None:
     """Create a tenant and print its first admin API key (shown once)."""
+    from herald.api.service_layer.tenancy import create_tenant  # the API's stack: only here
+
     if not name.strip():
         raise fail("the tenant name must not be empty")
     settings = load_settings(HeraldSettings)
 
     async def create() -> tuple[str, str]:
-        db = Database(settings.database_url, pool_size=1)
+        db = _database(settings.database_url)
         try:
             async with db.transaction() as session:
                 tenant, key = await create_tenant(session, name.strip(), actor="cli")
@@ -119,7 +129,7 @@ def api_keys_create(
     expires = now + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def create() -> tuple[str, str] | None:
-        db = Database(load_settings(HeraldSettings).database_url, pool_size=1)
+        db = _database(load_settings(HeraldSettings).database_url)
         try:
             async with db.transaction() as session:
                 if await session.get(Tenant, tenant_id) is None:
@@ -161,7 +171,7 @@ def api_keys_revoke(
         raise fail(f"{key_id!r} is not an API key id (UUID)") from None
 
     async def revoke() -> uuid.UUID | None:
-        db = Database(load_settings(HeraldSettings).database_url, pool_size=1)
+        db = _database(load_settings(HeraldSettings).database_url)
         try:
             async with db.transaction() as session:
                 tenant_id = await session.scalar(
@@ -257,7 +267,7 @@ def keys_rotate(
     settings = load_settings(HeraldSettings)
 
     async def run(ring: KeyRing) -> dict[str, int]:
-        db = Database(settings.database_url, pool_size=1)
+        db = _database(settings.database_url)
         try:
             return await rotate(db, ring, typer.echo, dry_run=dry_run, batch=batch_size)
         finally:
