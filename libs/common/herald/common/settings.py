@@ -42,12 +42,6 @@ class HeraldSettings(BaseSettings):
         description="how long the CHANGES stream keeps live updates: how far back a client of "
         "GET /v1/events can resume with Last-Event-ID",
     )
-    sse_keepalive_s: float = Field(
-        15, gt=0, description="GET /v1/events sends a comment line after this long without news"
-    )
-    sse_max_streams: int = Field(
-        500, ge=1, description="open GET /v1/events streams per API process; more get a 503"
-    )
     consumer_ack_wait_s: float = Field(30, gt=0)
     consumer_max_deliver: int = Field(20, ge=1)
     consumer_max_ack_pending: int = Field(1000, ge=1)

@@ -15,6 +15,12 @@ class ApiSettings(HeraldSettings):
         "dev-operator-token", description="bearer token for operator routes (POST /v1/tenants)"
     )
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    sse_keepalive_s: float = Field(
+        15, gt=0, description="GET /v1/events sends a comment line after this long without news"
+    )
+    sse_max_streams: int = Field(
+        500, ge=1, description="open GET /v1/events streams per API process; more get a 503"
+    )
     api_rate_limit_per_s: float = Field(
         0.0,
         ge=0,
