@@ -183,6 +183,10 @@ async def ensure_consumers(
 
 async def _add_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
     await js.add_consumer(stream, config)
+    # The subscriber's own start asks for the consumer's info once, without retrying: ask
+    # here first, under the retries, so that a cluster still electing the consumer's leader
+    # delays the start instead of failing it (seen: "nats: timeout" in a 3-node start-up).
+    await js.consumer_info(stream, config.durable_name or "")
 
 
 RECOVERY_DEAD_LETTERS = ConsumerSpec(

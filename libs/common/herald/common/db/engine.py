@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,13 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
+)
+
+TENANT_ROLE = "herald_tenant"
+# Both settings are local to the transaction: the pooled connection comes back as it was.
+_ENTER_TENANT = text(
+    f"SELECT set_config('role', '{TENANT_ROLE}', true),"
+    " set_config('herald.tenant_id', :tenant, true)"
 )
 
 
@@ -43,9 +51,15 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """Commit when the block completes, roll back when it raises."""
+    async def transaction(self, tenant: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
+        """Commit when the block completes, roll back when it raises.
+
+        With ``tenant``, the transaction runs as the role ``herald_tenant`` with that tenant
+        set: PostgreSQL's row security then hides and refuses every other tenant's rows, a
+        second wall under the queries' own ``tenant_id`` filters (migration 0015)."""
         async with self.sessions.begin() as session:
+            if tenant is not None:
+                await session.execute(_ENTER_TENANT, {"tenant": str(tenant)})
             yield session
 
     async def ping(self) -> None:

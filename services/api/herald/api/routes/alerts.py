@@ -32,7 +32,7 @@ async def list_alerts(
 ) -> AlertPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     where = alerts.AlertFilter(status, severity, category, channel_id, platform)
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         rows, next_cursor = await alerts.page_of_alerts(
             session, who.tenant_id, where, limit, cursor
         )
@@ -42,7 +42,7 @@ async def list_alerts(
 
 @router.get("/{alert_id}")
 async def get_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         alert = await alerts.alert_of(session, who.tenant_id, alert_id)
         return AlertOut.model_validate(alert, from_attributes=True)
 
@@ -50,7 +50,7 @@ async def get_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut:
 @router.post("/{alert_id}/acknowledge", dependencies=[require(Role.REVIEWER)])
 async def acknowledge_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut:
     """Someone is on it: the alert stays open (repeats still count) but is no longer new."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         alert = await alerts.alert_of(session, who.tenant_id, alert_id, lock=True)
         staged = alerts.acknowledge(session, alert, datetime.now(UTC))
         audit.record(session, who.tenant_id, who, "alert.acknowledged", "alert", alert_id)
@@ -62,7 +62,7 @@ async def acknowledge_alert(alert_id: uuid.UUID, who: Who, state: State) -> Aler
 @router.post("/{alert_id}/resolve", dependencies=[require(Role.REVIEWER)])
 async def resolve_alert(alert_id: uuid.UUID, who: Who, state: State) -> AlertOut:
     """Close the alert by hand (``manual``); its endpoints receive ``alert.resolved``."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         alert = await alerts.alert_of(session, who.tenant_id, alert_id, lock=True)
         staged = alerts.resolve(session, alert, datetime.now(UTC))
         audit.record(session, who.tenant_id, who, "alert.resolved", "alert", alert_id)

@@ -20,7 +20,7 @@ log = structlog.get_logger(__name__)
 @router.post("", status_code=201)
 async def create_api_key(body: ApiKeyIn, who: Who, state: State) -> ApiKeyCreated:
     """A new key for this tenant with the role given; the key is in the response, only once."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         key, plain = api_keys.create(
             session,
             who.tenant_id,
@@ -50,7 +50,7 @@ async def list_api_keys(
     cursor: uuid.UUID | None = None,
 ) -> ApiKeyPage:
     """Newest first, revoked and expired keys included; never the keys themselves."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         rows, next_cursor = await api_keys.page(session, who.tenant_id, limit, cursor)
         items = [ApiKeyOut.model_validate(k, from_attributes=True) for k in rows]
     return ApiKeyPage(items=items, next_cursor=next_cursor)
@@ -59,7 +59,7 @@ async def list_api_keys(
 @router.delete("/{key_id}", status_code=204)
 async def revoke_api_key(key_id: uuid.UUID, who: Who, state: State) -> Response:
     """Revoke at once (requests with it get 401 from now on); revoking twice is harmless."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         revoked = await api_keys.revoke(session, who.tenant_id, key_id, datetime.now(UTC))
         if revoked is not None:
             audit.record(session, who.tenant_id, who, "api_key.revoked", "api_key", key_id)

@@ -49,7 +49,7 @@ REVIEWERS = [require(Role.REVIEWER)]
 @router.post("", status_code=201, dependencies=EDITORS)
 async def create_asset(body: AssetIn, who: Who, state: State) -> AssetOut:
     """Create a draft. Submit it for review, or have a reviewer approve it directly."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         view = await assets.create(session, who.tenant_id, body, who.key_id)
         audit.record(session, who.tenant_id, who, "asset.created", "asset", view.asset.id)
         return _out(view)
@@ -67,7 +67,7 @@ async def list_assets(
     cursor: uuid.UUID | None = None,
 ) -> AssetPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         views, next_cursor = await assets.page(
             session, who.tenant_id, assets.AssetFilter(status), limit, cursor
         )
@@ -76,14 +76,14 @@ async def list_assets(
 
 @router.get("/{asset_id}")
 async def get_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         return _out(await assets.read(session, who.tenant_id, asset_id))
 
 
 @router.patch("/{asset_id}", dependencies=EDITORS)
 async def edit_asset(asset_id: uuid.UUID, body: AssetPatch, who: Who, state: State) -> AssetOut:
     """Change what is sent; an approved asset whose jobs have not started goes back to review."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         view, fields, was = await assets.edit(
             session, who.tenant_id, asset_id, body, datetime.now(UTC)
         )
@@ -106,7 +106,7 @@ async def edit_asset(asset_id: uuid.UUID, body: AssetPatch, who: Who, state: Sta
 @router.post("/{asset_id}/submit", dependencies=EDITORS)
 async def submit_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
     """Ask a reviewer to approve: draft or rejected → submitted."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         view = await assets.submit(session, who.tenant_id, asset_id, datetime.now(UTC))
         audit.record(session, who.tenant_id, who, "asset.submitted", "asset", asset_id)
         out = _out(view)
@@ -117,7 +117,7 @@ async def submit_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
 @router.post("/{asset_id}/reject", dependencies=REVIEWERS)
 async def reject_asset(asset_id: uuid.UUID, body: RejectIn, who: Who, state: State) -> AssetOut:
     """Refuse it with a reason the editor sees; it can be edited and submitted again."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         view = await assets.reject(
             session, who.tenant_id, asset_id, body.reason, datetime.now(UTC), who.key_id
         )
@@ -135,7 +135,7 @@ async def approve_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut
     with tracer.start_as_current_span(
         "asset.approve", attributes={"herald.asset_id": str(asset_id)}
     ):
-        async with state.db.transaction() as session:
+        async with state.db.transaction(who.tenant_id) as session:
             view = await assets.approve(
                 session, who.tenant_id, asset_id, datetime.now(UTC), who.key_id
             )
@@ -157,7 +157,7 @@ async def approve_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut
 @router.post("/{asset_id}/cancel", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
 async def cancel_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut:
     """Cancel the asset and every unfinished job (a job mid-call keeps its call's outcome)."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         view = await assets.cancel(session, who.tenant_id, asset_id, datetime.now(UTC))
         audit.record(
             session,

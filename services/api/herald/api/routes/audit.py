@@ -30,7 +30,7 @@ async def list_audit_events(
 ) -> AuditPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     where = audit.AuditFilter(action, subject_id, actor_key_id, occurred_after, occurred_before)
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         rows, next_cursor = await audit.page(session, who.tenant_id, where, limit, cursor)
         items = [AuditEventOut.model_validate(e, from_attributes=True) for e in rows]
     return AuditPage(items=items, next_cursor=next_cursor)

@@ -27,7 +27,7 @@ def _out(channel: Channel) -> ChannelOut:
 
 @router.post("", status_code=201, dependencies=ADMIN)
 async def create_channel(body: ChannelIn, who: Who, state: State) -> ChannelOut:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         channel = await channels.create(session, who.tenant_id, body, state.credentials)
         audit.record(
             session,
@@ -43,13 +43,13 @@ async def create_channel(body: ChannelIn, who: Who, state: State) -> ChannelOut:
 
 @router.get("")
 async def list_channels(who: Who, state: State) -> list[ChannelOut]:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         return [_out(c) for c in await ChannelRepository(session, who.tenant_id).list()]
 
 
 @router.get("/{channel_id}")
 async def get_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelOut:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         channel = await ChannelRepository(session, who.tenant_id).get(channel_id)
     if channel is None:
         raise NotFound("channel")
@@ -63,7 +63,7 @@ async def update_channel(
     """Rename it, replace its config, or replace its credentials (write-only). New credentials
     set a reauth_required or disconnected channel back to ok and requeue its jobs waiting in
     ``waiting_auth``."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         updated = await channels.update(
             session, who.tenant_id, channel_id, body, state.credentials, datetime.now(UTC)
         )
@@ -91,7 +91,7 @@ async def update_channel(
 async def disconnect_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelOut:
     """Drop the stored credentials; its jobs wait in ``waiting_auth`` until new credentials
     are given (PATCH). Disconnecting twice is harmless."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         channel = await channels.disconnect(session, who.tenant_id, channel_id)
         audit.record(session, who.tenant_id, who, "channel.disconnected", "channel", channel_id)
         out = _out(channel)
@@ -103,7 +103,7 @@ async def disconnect_channel(channel_id: uuid.UUID, who: Who, state: State) -> C
 async def delete_channel(channel_id: uuid.UUID, who: Who, state: State) -> Response:
     """Delete a channel that has no jobs; one with jobs is refused (409 ``channel_in_use``):
     its jobs are the audit trail, so disconnect it instead."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         await channels.delete(session, who.tenant_id, channel_id)
         audit.record(session, who.tenant_id, who, "channel.deleted", "channel", channel_id)
     log.info("channel.deleted", channel_id=str(channel_id))

@@ -46,7 +46,7 @@ async def list_jobs(
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page (a cursor that
     is not one of your jobs gives an empty page). Times carry their zone."""
     where = JobFilter(status, platform, channel_id, asset_id, created_after, created_before)
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         rows, next_cursor = await JobRepository(session, who.tenant_id).page(where, limit, cursor)
         items = [JobBriefOut.model_validate(_brief(job)) for job in rows]
     return JobPage(items=items, next_cursor=next_cursor)
@@ -58,7 +58,7 @@ async def redrive_jobs(body: RedriveIn, who: Who, state: State) -> RedriveOut:
     selection = job_control.RedriveFilter(
         body.status, body.platform, who.tenant_id, body.channel_id, body.limit
     )
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         batch, staged = await job_control.redrive_batch(
             session, selection, uuid.UUID(int=0), body.limit, datetime.now(UTC)
         )
@@ -85,7 +85,7 @@ async def get_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
 @router.post("/{job_id:uuid}/cancel", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
 async def cancel_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
     """Cancel; a job mid-call keeps the call's true outcome and is not retried after it."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         job = await job_control.locked_or_missing(session, job_id, who.tenant_id)
         outcome = job_control.cancel(session, job, datetime.now(UTC))
         audit.record(session, who.tenant_id, who, "job.cancelled", "job", job_id)
@@ -97,7 +97,7 @@ async def cancel_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
 @router.post("/{job_id:uuid}/retry", dependencies=[require(Role.EDITOR, Role.REVIEWER)])
 async def retry_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
     """Send a failed or cancelled job back to the queue with a fresh attempt budget."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         job = await job_control.locked_or_missing(session, job_id, who.tenant_id)
         outcome = job_control.retry(session, job, datetime.now(UTC))
         audit.record(session, who.tenant_id, who, "job.retried", "job", job_id)
@@ -107,7 +107,7 @@ async def retry_job(job_id: uuid.UUID, who: Who, state: State) -> JobOut:
 
 
 async def _read(state: State, who: Principal, job_id: uuid.UUID) -> JobOut:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         jobs = JobRepository(session, who.tenant_id)
         job = await jobs.get(job_id)
         if job is None:

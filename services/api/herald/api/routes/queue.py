@@ -30,7 +30,7 @@ async def get_queue_stats(
     now = datetime.now(UTC)
     since = queue_stats.window_start(now, minutes)
     until = since + minutes * queue_stats.MINUTE
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         live = await queue_readings.live_jobs(session, who.tenant_id)
         finished = await queue_readings.finished_jobs(session, who.tenant_id, since, until)
     stats = queue_stats.summarize(live.counts, live.oldest_requested_at, finished, now, minutes)

@@ -33,7 +33,7 @@ def _out(silence: Silence, now: datetime) -> SilenceOut:
 async def create_silence(body: SilenceIn, who: Who, state: State) -> SilenceOut:
     now = datetime.now(UTC)
     request = alerts.SilenceRequest(**body.model_dump())
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         silence = await alerts.create_silence(session, who.tenant_id, who.key_id, request, now)
         await session.flush()
         audit.record(
@@ -65,7 +65,7 @@ async def list_silences(
         query = query.where(is_active if active else ~is_active)
     if cursor is not None:
         query = query.where(Silence.id < cursor)
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         rows = list(await session.scalars(query.order_by(Silence.id.desc()).limit(limit + 1)))
     items = [_out(s, now) for s in rows[:limit]]
     return SilencePage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
@@ -73,14 +73,14 @@ async def list_silences(
 
 @router.get("/{silence_id}")
 async def get_silence(silence_id: uuid.UUID, who: Who, state: State) -> SilenceOut:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         return _out(await alerts.silence_of(session, who.tenant_id, silence_id), datetime.now(UTC))
 
 
 @router.delete("/{silence_id}", status_code=204, dependencies=[require(Role.REVIEWER)])
 async def expire_silence(silence_id: uuid.UUID, who: Who, state: State) -> Response:
     """End the silence now; it stays listed as expired."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         silence = await alerts.silence_of(session, who.tenant_id, silence_id, lock=True)
         alerts.expire_silence(silence, datetime.now(UTC))
         audit.record(session, who.tenant_id, who, "silence.expired", "silence", silence_id)

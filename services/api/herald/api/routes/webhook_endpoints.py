@@ -47,7 +47,7 @@ async def create_webhook_endpoint(
 ) -> WebhookEndpointCreated:
     """The response carries the signing secret: store it, it is never shown again."""
     await webhook_endpoints.check_target(body.url, state.settings.webhook_allow_private_targets)
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         endpoint, secret = await webhook_endpoints.create(
             session,
             who.tenant_id,
@@ -71,7 +71,7 @@ async def create_webhook_endpoint(
 
 @router.get("", dependencies=ADMIN)
 async def list_webhook_endpoints(who: Who, state: State) -> list[WebhookEndpointOut]:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         return [_out(e) for e in await webhook_endpoints.list_live(session, who.tenant_id)]
 
 
@@ -79,14 +79,14 @@ async def list_webhook_endpoints(who: Who, state: State) -> list[WebhookEndpoint
 async def get_webhook_endpoint(
     endpoint_id: uuid.UUID, who: Who, state: State
 ) -> WebhookEndpointOut:
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         return _out(await webhook_endpoints.get(session, who.tenant_id, endpoint_id))
 
 
 @router.delete("/{endpoint_id}", status_code=204, dependencies=ADMIN)
 async def delete_webhook_endpoint(endpoint_id: uuid.UUID, who: Who, state: State) -> Response:
     """Nothing more is sent to it; its pending deliveries fail."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         await webhook_endpoints.delete(session, who.tenant_id, endpoint_id, datetime.now(UTC))
         audit.record(
             session,
@@ -105,7 +105,7 @@ async def rotate_webhook_secret(
     endpoint_id: uuid.UUID, who: Who, state: State
 ) -> WebhookSecretRotated:
     """A new secret; deliveries carry a second signature made with the old one for 24 h."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         rotated = await webhook_endpoints.rotate_secret(
             session, who.tenant_id, endpoint_id, state.credentials, datetime.now(UTC)
         )
@@ -128,7 +128,7 @@ async def rotate_webhook_secret(
 @router.post("/{endpoint_id}/test", status_code=202, dependencies=ADMIN)
 async def send_test_webhook(endpoint_id: uuid.UUID, who: Who, state: State) -> WebhookDeliveryOut:
     """Queue a ``webhook.test`` delivery; follow it in the delivery log."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         delivery = await webhook_endpoints.send_test(
             session, who.tenant_id, endpoint_id, datetime.now(UTC)
         )
@@ -147,7 +147,7 @@ async def list_webhook_deliveries(
     cursor: uuid.UUID | None = None,
 ) -> WebhookDeliveryPage:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    async with state.db.transaction() as session:
+    async with state.db.transaction(who.tenant_id) as session:
         page = await webhook_endpoints.delivery_log(
             session, who.tenant_id, endpoint_id, limit, cursor
         )

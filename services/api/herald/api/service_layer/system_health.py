@@ -72,7 +72,7 @@ async def _heartbeats(db: Database) -> list[tuple[str, datetime]]:
 
 
 async def _auth_states(db: Database, tenant_id: uuid.UUID) -> dict[str, int]:
-    async with db.transaction() as session:
+    async with db.transaction(tenant_id) as session:
         rows = await session.execute(
             select(Channel.auth_state, func.count())
             .where(Channel.tenant_id == tenant_id)
