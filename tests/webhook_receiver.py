@@ -10,17 +10,18 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from tests.fakes.serving import serving
 
 
 @dataclass(frozen=True)
@@ -87,31 +88,12 @@ class Receiver:
         return Response(status_code=status)
 
 
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:  # leave Ctrl-C to pytest
-        yield
-
-
 @contextlib.asynccontextmanager
 async def webhook_receiver(
     script: list[int] | None = None, *, delay_s: float = 0.0, host: str = "127.0.0.1"
 ) -> AsyncIterator[Receiver]:
     receiver = Receiver(script=list(script or []), delay_s=delay_s)
     app = Starlette(routes=[Route("/hook", receiver._hook, methods=["POST"])])
-    config = uvicorn.Config(
-        app, host=host, port=0, access_log=False, log_config=None, lifespan="off"
-    )
-    server = _Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    receiver.url = f"http://{host}:{port}/hook"
-    try:
+    async with serving(app, host) as base:
+        receiver.url = f"{base}/hook"
         yield receiver
-    finally:
-        server.should_exit = True
-        await task

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from herald.common.db.engine import Database
 from herald.common.db.models import Channel
@@ -123,18 +123,13 @@ async def test_a_patch_changes_name_and_config_and_never_returns_credentials(
 
 
 async def test_new_credentials_resume_the_parked_jobs_of_a_reauth_required_channel(
-    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, e2e_db: Database
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     account = _account("reauth")
     channel = await make_channel(api, tenant, account, token="expired")  # the sandbox: 401
     job = await _approved_job(api, tenant, channel)
     await _status_becomes(api, tenant, job, "waiting_auth")
-    async with e2e_db.transaction() as session:  # what a refresh that failed for good leaves
-        await session.execute(
-            update(Channel)
-            .where(Channel.id == uuid.UUID(channel))
-            .values(auth_state="reauth_required")
-        )
+    # marked by the publisher in the transaction that parked the job
     shown = await api.get(f"/v1/channels/{channel}", headers=tenant.auth)
     assert shown.json()["auth_state"] == "reauth_required"
     assert await _posts(sandbox, account) == []

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from herald.common.url_guard import UnsafeUrl, check_url
+
 
 @dataclass(frozen=True)
 class RateLimit:
@@ -28,6 +30,7 @@ class PlatformInfo:
     required_config: tuple[str, ...]
     required_credentials: tuple[str, ...]
     rate_limit: RateLimit
+    url_config: tuple[str, ...] = ()  # config keys holding URLs the publisher calls (SSRF-checked)
 
 
 SANDBOX = PlatformInfo(
@@ -41,16 +44,41 @@ SANDBOX = PlatformInfo(
     rate_limit=RateLimit(per_period=100, period_s=1.0, burst=200),
 )
 
-CATALOG: dict[str, PlatformInfo] = {p.name: p for p in (SANDBOX,)}
+MASTODON = PlatformInfo(
+    name="mastodon",
+    title="Mastodon",
+    # No search by Idempotency-Key; a retry within the hour the instance keeps keys gets the
+    # first status back instead of a second one.
+    lookup=False,
+    oauth=False,  # an access token with write:statuses and write:media; it does not expire
+    media=True,
+    required_config=("instance_url",),
+    required_credentials=("access_token",),
+    # 300 API calls per 5 minutes per account; a post with up to 4 media makes up to 5 calls.
+    rate_limit=RateLimit(per_period=60, period_s=300.0, burst=10),
+    url_config=("instance_url",),
+)
+
+CATALOG: dict[str, PlatformInfo] = {p.name: p for p in (SANDBOX, MASTODON)}
 
 
-def config_problems(platform: PlatformInfo, config: dict[str, object]) -> list[str]:
-    """What is missing or wrong in a channel's config, as readable messages."""
+def config_problems(
+    platform: PlatformInfo, config: dict[str, object], *, allow_private: bool = False
+) -> list[str]:
+    """What is missing or wrong in a channel's config, as readable messages. URLs the
+    publisher will call must be http(s) and, unless ``allow_private``, name no loopback,
+    private or link-local address (the SSRF guard of webhook endpoints)."""
     problems = [
         f"config.{key} is required for {platform.name}"
         for key in platform.required_config
         if not isinstance(config.get(key), str) or not config.get(key)
     ]
+    for key in platform.url_config:
+        if isinstance(url := config.get(key), str) and url:
+            try:
+                check_url(url, allow_private)
+            except UnsafeUrl as refused:
+                problems.append(f"config.{key}: {refused.reason}")
     if "rate_limit" in config and channel_rate_limit(config) is None:
         problems.append(
             "config.rate_limit must be {per_period: int ≥ 1, period_s: number > 0, burst: int ≥ 1}"

@@ -65,8 +65,9 @@ class HeraldSettings(BaseSettings):
     )
     webhook_allow_private_targets: bool = Field(
         False,
-        description="let webhook endpoints target private, loopback and link-local addresses "
-        "(SSRF guard off: the local dev stack and the tests only)",
+        description="let webhook endpoints and the URLs of channels (a Mastodon instance) "
+        "target private, loopback and link-local addresses (SSRF guard off: the local dev "
+        "stack and the tests only)",
     )
 
     @field_validator("log_level")

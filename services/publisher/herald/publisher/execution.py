@@ -106,7 +106,8 @@ class Executor:
                 metrics.FENCED_OUT.labels(claimed.platform).inc()
                 return  # another worker holds the job: it reconciles our open attempt
             except PublishError as error:
-                return await self._failed(claimed, error, time.perf_counter() - started, told)
+                spent = time.perf_counter() - started
+                return await self._failed(claimed, error, spent, told, refused=sealed)
             except Exception as error:  # an adapter bug: recorded as a failure, never left open
                 log.exception("publish.adapter_crashed", job_id=str(job_id))
                 # the post may exist (e.g. an unreadable 2xx): retried, and reconciled first
@@ -188,8 +189,16 @@ class Executor:
         await self.runtime.relay.send(rows)
 
     async def _failed(
-        self, claimed: Claim, error: PublishError, duration_s: float, told: asyncio.Task[None]
+        self,
+        claimed: Claim,
+        error: PublishError,
+        duration_s: float,
+        told: asyncio.Task[None],
+        *,
+        refused: Sealed | None = None,
     ) -> None:
+        """Record a failed attempt and what follows; ``refused``: the credentials the platform
+        was shown (an auth failure marks them ``reauth_required``)."""
         now = datetime.now(UTC)
         policy = self._adapter_policy(claimed.platform)
         decision = decide(error, claimed.attempt_in_run, policy, now, self.rng)
@@ -229,6 +238,7 @@ class Executor:
             report = status is not None and status is not JobStatus.CANCELLED
             rows = [stage(session, event, self._wrap(event, claimed, now))] if report else []
             if status is JobStatus.WAITING_AUTH:
+                await job_store.mark_reauth_required(session, claimed.channel_id, refused)
                 rows.append(self._stage_auth_failed(session, claimed, error, now))
             if status is not None:  # fenced out: the job is another worker's to report
                 retry_at = decision.retry_at if status is JobStatus.RETRYING else None

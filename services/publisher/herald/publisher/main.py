@@ -11,6 +11,7 @@ from herald.common.runtime import build_runtime, serve_worker
 from herald.common.settings import load_settings
 from herald.common.streams import PUBLISHER_REQUESTS
 from herald.publisher.adapters.platforms.base import PlatformAdapter
+from herald.publisher.adapters.platforms.mastodon import MastodonAdapter
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.claims import Claims
 from herald.publisher.execution import Executor
@@ -25,6 +26,9 @@ async def run(settings: PublisherSettings) -> None:
     async with httpx.AsyncClient(timeout=settings.platform_timeout_s, limits=limits) as client:
         adapters: dict[str, PlatformAdapter] = {
             "sandbox": SandboxAdapter(settings.sandbox_url, client),
+            "mastodon": MastodonAdapter(
+                client, allow_private=settings.webhook_allow_private_targets
+            ),
         }
         box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
         claims = Claims(runtime, settings, adapters)

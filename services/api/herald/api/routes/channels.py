@@ -28,7 +28,13 @@ def _out(channel: Channel) -> ChannelOut:
 @router.post("", status_code=201, dependencies=ADMIN)
 async def create_channel(body: ChannelIn, who: Who, state: State) -> ChannelOut:
     async with state.db.transaction(who.tenant_id) as session:
-        channel = await channels.create(session, who.tenant_id, body, state.credentials)
+        channel = await channels.create(
+            session,
+            who.tenant_id,
+            body,
+            state.credentials,
+            allow_private=state.settings.webhook_allow_private_targets,
+        )
         audit.record(
             session,
             who.tenant_id,
@@ -65,7 +71,13 @@ async def update_channel(
     ``waiting_auth``."""
     async with state.db.transaction(who.tenant_id) as session:
         updated = await channels.update(
-            session, who.tenant_id, channel_id, body, state.credentials, datetime.now(UTC)
+            session,
+            who.tenant_id,
+            channel_id,
+            body,
+            state.credentials,
+            datetime.now(UTC),
+            allow_private=state.settings.webhook_allow_private_targets,
         )
         audit.record(
             session,

@@ -42,7 +42,12 @@ class Updated:
 
 
 async def create(
-    session: AsyncSession, tenant_id: uuid.UUID, body: ChannelIn, box: CredentialBox
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    body: ChannelIn,
+    box: CredentialBox,
+    *,
+    allow_private: bool = False,
 ) -> Channel:
     platform = CATALOG.get(body.platform)
     if platform is None:
@@ -51,7 +56,7 @@ async def create(
             "Unknown platform",
             f"{body.platform!r} is not one of: {', '.join(sorted(CATALOG))}",
         )
-    problems = config_problems(platform, body.config)
+    problems = config_problems(platform, body.config, allow_private=allow_private)
     problems += credential_problems(platform, body.credentials)
     if problems:
         raise Invalid("invalid_channel", "Channel settings are incomplete", "; ".join(problems))
@@ -91,10 +96,12 @@ async def update(
     patch: ChannelPatch,
     box: CredentialBox,
     now: datetime,
+    *,
+    allow_private: bool = False,
 ) -> Updated:
     """Apply ``patch``; new credentials re-authorize the channel and resume its parked jobs."""
     channel = await locked(session, tenant_id, channel_id)
-    _check(channel.platform, patch)
+    _check(channel.platform, patch, allow_private)
     fields = sorted(patch.model_fields_set)
     if patch.name is not None:
         channel.name = patch.name
@@ -117,7 +124,7 @@ async def update(
     return Updated(channel, sorted(fields), len(resumed), staged)
 
 
-def _check(platform_name: str, patch: ChannelPatch) -> None:
+def _check(platform_name: str, patch: ChannelPatch, allow_private: bool) -> None:
     if patch.config is None and patch.credentials is None:
         return
     platform = CATALOG.get(platform_name)
@@ -127,7 +134,11 @@ def _check(platform_name: str, patch: ChannelPatch) -> None:
             "Unknown platform",
             f"{platform_name!r} is no longer served: only the name can change",
         )
-    problems = [] if patch.config is None else config_problems(platform, patch.config)
+    problems = (
+        []
+        if patch.config is None
+        else config_problems(platform, patch.config, allow_private=allow_private)
+    )
     if patch.credentials is not None:
         problems += credential_problems(platform, patch.credentials)
     if problems:

@@ -276,3 +276,23 @@ async def tenant_running(session: AsyncSession, job_id: uuid.UUID, now: datetime
         )
     )
     return int(running or 0)
+
+
+async def mark_reauth_required(
+    session: AsyncSession, channel_id: uuid.UUID, refused: Sealed | None
+) -> bool:
+    """The platform refused the channel's credentials for good: it needs new ones. Only the
+    credentials that were refused are marked: ones given meanwhile deserve their own try, and
+    a disconnected channel stays disconnected."""
+    if refused is None:
+        return False
+    marked = await session.execute(
+        update(Channel)
+        .where(
+            Channel.id == channel_id,
+            Channel.auth_state == "ok",
+            Channel.credentials_ciphertext == refused.ciphertext,
+        )
+        .values(auth_state="reauth_required")
+    )
+    return bool(marked.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,153 @@
+"""One asset to a channel of every platform Herald speaks, through the real processes; each
+platform is a contract fake of its documented API (the sandbox is our own)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Tenant, eventually, make_channel, remember_secrets
+from tests.fakes.mastodon import MastodonFake, mastodon_fake
+from tests.fakes.media_host import media_host, sha256_of
+
+
+@pytest.fixture
+async def mastodon() -> AsyncIterator[MastodonFake]:
+    async with mastodon_fake() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def files() -> AsyncIterator[str]:
+    async with media_host() as base:
+        yield base
+
+
+async def _mastodon_channel(
+    api: httpx.AsyncClient, tenant: Tenant, fake: MastodonFake, token: str
+) -> str:
+    remember_secrets({"access_token": token})
+    response = await api.post(
+        "/v1/channels",
+        headers=tenant.auth,
+        json={
+            "platform": "mastodon",
+            "name": "brand account",
+            "config": {"instance_url": fake.url},
+            "credentials": {"access_token": token},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _publish(
+    api: httpx.AsyncClient, tenant: Tenant, channels: list[str], media: list[str]
+) -> dict[str, str]:
+    """Create and approve an asset; its job ids by channel."""
+    created = await api.post(
+        "/v1/assets",
+        headers=tenant.auth,
+        json={
+            "title": "Grand opening",
+            "body": "Doors open at 9.",
+            "channel_ids": channels,
+            "media": [{"url": url} for url in media],
+        },
+    )
+    assert created.status_code == 201, created.text
+    approved = await api.post(f"/v1/assets/{created.json()['id']}/approve", headers=tenant.auth)
+    assert approved.status_code == 200, approved.text
+    return {job["channel_id"]: job["id"] for job in approved.json()["jobs"]}
+
+
+async def _status(api: httpx.AsyncClient, tenant: Tenant, job_id: str) -> dict[str, object]:
+    job: dict[str, object] = (await api.get(f"/v1/jobs/{job_id}", headers=tenant.auth)).json()
+    return job
+
+
+async def test_one_asset_reaches_a_channel_of_every_platform(
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    tenant: Tenant,
+    mastodon: MastodonFake,
+    files: str,
+) -> None:
+    platforms = {p["name"] for p in (await api.get("/v1/platforms", headers=tenant.auth)).json()}
+    account = f"lobby-{uuid.uuid4().hex[:6]}"
+    channels = {
+        "sandbox": await make_channel(api, tenant, account),
+        "mastodon": await _mastodon_channel(api, tenant, mastodon, "good-token"),
+    }
+    assert set(channels) == platforms  # a new platform needs its place in this test
+    poster = f"{files}/files/poster.png?size=250000&type=image/png"
+    jobs = await _publish(api, tenant, list(channels.values()), [poster])
+
+    async def all_succeeded() -> list[object]:
+        states = [(await _status(api, tenant, j))["status"] for j in jobs.values()]
+        return states if set(states) == {"succeeded"} else []
+
+    await eventually(all_succeeded, timeout=30)
+    [status] = mastodon.of("herald")
+    [upload] = [mastodon.media[m] for m in status.media_ids]
+    assert upload.sha256 == sha256_of("poster.png", 250000)
+    job = await _status(api, tenant, jobs[channels["mastodon"]])
+    assert job["external_id"] == status.id
+    assert status.idempotency_key == jobs[channels["mastodon"]]
+    posts = (await sandbox.get("/posts", params={"account": account})).json()
+    assert [p["idempotency_key"] for p in posts] == [jobs[channels["sandbox"]]]
+
+
+async def test_a_refused_mastodon_token_parks_the_job_until_new_credentials_arrive(
+    api: httpx.AsyncClient, tenant: Tenant, mastodon: MastodonFake
+) -> None:
+    channel = await _mastodon_channel(api, tenant, mastodon, "revoked-token")
+    job_id = (await _publish(api, tenant, [channel], []))[channel]
+
+    async def parked() -> bool:
+        return (await _status(api, tenant, job_id))["status"] == "waiting_auth"
+
+    await eventually(parked, timeout=30)
+    state = (await api.get(f"/v1/channels/{channel}", headers=tenant.auth)).json()["auth_state"]
+    assert state == "reauth_required"
+    assert mastodon.statuses == []
+    fixed = await api.patch(
+        f"/v1/channels/{channel}",
+        headers=tenant.auth,
+        json={"credentials": {"access_token": "good-token"}},
+    )
+    assert fixed.status_code == 200, fixed.text
+
+    async def published() -> bool:
+        return (await _status(api, tenant, job_id))["status"] == "succeeded"
+
+    await eventually(published, timeout=30)
+    assert len(mastodon.of("herald")) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({}, "config.instance_url is required for mastodon"),
+        ({"instance_url": "ftp://social.example"}, "the scheme must be http or https"),
+    ],
+)
+async def test_a_mastodon_channel_needs_an_http_instance_url(
+    api: httpx.AsyncClient, tenant: Tenant, config: dict[str, str], expected: str
+) -> None:
+    response = await api.post(
+        "/v1/channels",
+        headers=tenant.auth,
+        json={
+            "platform": "mastodon",
+            "name": "x",
+            "config": config,
+            "credentials": {"access_token": "t"},
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_channel"
+    assert expected in response.json()["detail"]

@@ -1,0 +1,1 @@
+"""Contract fakes: real HTTP servers answering as the platforms' documented APIs answer."""
