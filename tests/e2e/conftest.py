@@ -22,6 +22,9 @@ from herald.common.db.engine import Database
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import JobStatus
 from tests.conftest import fresh_database
+from tests.fakes.google_business import CLIENT_ID as GOOGLE_CLIENT_ID
+from tests.fakes.google_business import CLIENT_SECRET as GOOGLE_CLIENT_SECRET
+from tests.fakes.google_business import GoogleBusinessFake, google_business_fake
 from tests.otlp_collector import Collector, otlp_collector
 
 OPERATOR_TOKEN = "e2e-operator-token"
@@ -45,8 +48,19 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture(scope="package")
+async def google() -> AsyncIterator[GoogleBusinessFake]:
+    """Google Business Profile and Google's token endpoint, where the fleet's publishers go."""
+    async with google_business_fake() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="package")
 def system(
-    infra_dir: Path, nats_url: str, postgres_admin_url: str, collector: Collector
+    infra_dir: Path,
+    nats_url: str,
+    postgres_admin_url: str,
+    collector: Collector,
+    google: GoogleBusinessFake,
 ) -> Iterator[System]:
     database_url = fresh_database(postgres_admin_url, "herald_e2e")
     ports = Ports(
@@ -70,6 +84,10 @@ def system(
         "HERALD_WEBHOOK_RETRY_SCHEDULE_S": "0.2,0.2,0.2,0.2,0.2",
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",  # spans arrive within a fraction of a second
+        "HERALD_GOOGLE_API_URL": google.url,
+        "HERALD_GOOGLE_TOKEN_URL": f"{google.url}/token",
+        "HERALD_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
+        "HERALD_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
     }
     fleet = Fleet(specs, sink, env)
     fleet.start()

@@ -9,9 +9,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from herald.common.webhooks import new_secret
 from tests.e2e.conftest import Tenant, eventually, make_channel, remember_secrets
+from tests.fakes.google_business import GoogleBusinessFake
 from tests.fakes.mastodon import MastodonFake, mastodon_fake
 from tests.fakes.media_host import media_host, sha256_of
+from tests.webhook_receiver import webhook_receiver
+
+LOCATION = "accounts/100/locations/200"
 
 
 @pytest.fixture
@@ -24,6 +29,23 @@ async def mastodon() -> AsyncIterator[MastodonFake]:
 async def files() -> AsyncIterator[str]:
     async with media_host() as base:
         yield base
+
+
+async def _channel(
+    api: httpx.AsyncClient,
+    tenant: Tenant,
+    platform: str,
+    config: dict[str, str],
+    credentials: dict[str, str],
+) -> str:
+    remember_secrets(credentials)
+    response = await api.post(
+        "/v1/channels",
+        headers=tenant.auth,
+        json={"platform": platform, "name": platform, "config": config, "credentials": credentials},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 async def _mastodon_channel(
@@ -74,29 +96,54 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
     sandbox: httpx.AsyncClient,
     tenant: Tenant,
     mastodon: MastodonFake,
+    google: GoogleBusinessFake,
     files: str,
 ) -> None:
+    """The Google channel's access token is stale: the publisher refreshes it on the way."""
     platforms = {p["name"] for p in (await api.get("/v1/platforms", headers=tenant.auth)).json()}
     account = f"lobby-{uuid.uuid4().hex[:6]}"
-    channels = {
-        "sandbox": await make_channel(api, tenant, account),
-        "mastodon": await _mastodon_channel(api, tenant, mastodon, "good-token"),
+    secret = new_secret()
+    refreshes = google.refreshes
+    async with webhook_receiver() as receiver:
+        channels = {
+            "sandbox": await make_channel(api, tenant, account),
+            "mastodon": await _mastodon_channel(api, tenant, mastodon, "good-token"),
+            "google_business": await _channel(
+                api,
+                tenant,
+                "google_business",
+                {"location": LOCATION},
+                {"access_token": "ya29.stale", "refresh_token": "refresh-1"},
+            ),
+            "webhook": await _channel(
+                api, tenant, "webhook", {"url": receiver.url}, {"secret": secret}
+            ),
+        }
+        assert set(channels) == platforms  # a new platform needs its place in this test
+        poster = f"{files}/files/poster.png?size=250000&type=image/png"
+        jobs = await _publish(api, tenant, list(channels.values()), [poster])
+
+        async def all_succeeded() -> list[object]:
+            states = [(await _status(api, tenant, j))["status"] for j in jobs.values()]
+            return states if set(states) == {"succeeded"} else []
+
+        await eventually(all_succeeded, timeout=30)
+    external = {
+        platform: (await _status(api, tenant, jobs[channel]))["external_id"]
+        for platform, channel in channels.items()
     }
-    assert set(channels) == platforms  # a new platform needs its place in this test
-    poster = f"{files}/files/poster.png?size=250000&type=image/png"
-    jobs = await _publish(api, tenant, list(channels.values()), [poster])
-
-    async def all_succeeded() -> list[object]:
-        states = [(await _status(api, tenant, j))["status"] for j in jobs.values()]
-        return states if set(states) == {"succeeded"} else []
-
-    await eventually(all_succeeded, timeout=30)
     [status] = mastodon.of("herald")
     [upload] = [mastodon.media[m] for m in status.media_ids]
     assert upload.sha256 == sha256_of("poster.png", 250000)
-    job = await _status(api, tenant, jobs[channels["mastodon"]])
-    assert job["external_id"] == status.id
+    assert external["mastodon"] == status.id
     assert status.idempotency_key == jobs[channels["mastodon"]]
+    [local_post] = [p for p in google.of(LOCATION) if p.media[0]["sourceUrl"] == poster]
+    assert external["google_business"] == local_post.name
+    assert google.refreshes == refreshes + 1
+    [hook] = receiver.received
+    assert hook.verifies_with(secret)
+    assert hook.webhook_id == external["webhook"] == jobs[channels["webhook"]]
+    assert hook.json["data"]["media"] == [{"url": poster}]
     posts = (await sandbox.get("/posts", params={"account": account})).json()
     assert [p["idempotency_key"] for p in posts] == [jobs[channels["sandbox"]]]
 

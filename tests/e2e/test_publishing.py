@@ -269,9 +269,15 @@ async def test_every_service_answers_health_readiness_and_metrics(system: System
 async def test_platforms_are_listed(api: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await api.get("/v1/platforms", headers=tenant.auth)
     assert response.status_code == 200
-    [sandbox] = response.json()
-    assert sandbox["name"] == "sandbox"
-    assert sandbox["capabilities"] == {"lookup": True, "oauth": False, "media": True}
+    listed = {p["name"]: p for p in response.json()}
+    assert set(listed) == {"sandbox", "mastodon", "google_business", "webhook"}
+    assert listed["sandbox"]["capabilities"] == {"lookup": True, "oauth": False, "media": True}
+    assert listed["google_business"]["capabilities"] == {
+        "lookup": True,
+        "oauth": True,
+        "media": True,
+    }
+    assert listed["mastodon"]["required_config"] == ["instance_url"]
 
 
 async def test_scheduled_asset_waits_in_the_database_and_publishes_when_due(

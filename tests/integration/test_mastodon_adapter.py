@@ -68,7 +68,7 @@ async def test_a_retry_with_the_same_key_gets_the_first_status(
     """What reconciles an uncertain attempt: Mastodon has no lookup by key, and a repeat of
     the key returns the status already made."""
     first = await adapter.publish(target(fake), post(), "job-2")
-    assert await adapter.lookup(target(fake), "job-2") is None
+    assert await adapter.lookup(target(fake), "job-2", post()) is None
     again = await adapter.publish(target(fake), post(), "job-2")
     assert again == first
     [status] = fake.of("herald")

@@ -25,8 +25,10 @@ MULTI = PlatformInfo(
 )
 
 
-def test_catalog_lists_the_sandbox_by_name() -> None:
-    assert CATALOG == {"sandbox": SANDBOX}
+def test_catalog_lists_every_platform_by_name() -> None:
+    assert set(CATALOG) == {"sandbox", "mastodon", "google_business", "webhook"}
+    assert all(CATALOG[name].name == name for name in CATALOG)
+    assert CATALOG["sandbox"] is SANDBOX
     assert SANDBOX.required_config == ("account",)
     assert SANDBOX.required_credentials == ("token",)
 

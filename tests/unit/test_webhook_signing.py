@@ -1,4 +1,4 @@
-"""Tests of herald.alerter.signing and herald.common.webhooks: secrets, bodies, signatures,
+"""Tests of herald.common.webhook_signing and herald.common.webhooks: secrets, bodies, signatures,
 verified with standardwebhooks as a receiver would."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from herald.alerter import signing
 from herald.api.schemas import WebhookEventType
+from herald.common import webhook_signing as signing
 from herald.common.credentials import CredentialBox, CredentialKeyError
 from herald.common.settings import DEV_CREDENTIAL_KEY
 from herald.common.webhooks import EVENT_TYPES, new_secret, open_secret, render_body, seal_secret

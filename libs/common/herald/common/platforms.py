@@ -6,6 +6,7 @@ pairs each entry with its adapter.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from herald.common.url_guard import UnsafeUrl, check_url
@@ -31,6 +32,7 @@ class PlatformInfo:
     required_credentials: tuple[str, ...]
     rate_limit: RateLimit
     url_config: tuple[str, ...] = ()  # config keys holding URLs the publisher calls (SSRF-checked)
+    formats: tuple[tuple[str, str], ...] = ()  # (config or credential key, full-match regex)
 
 
 SANDBOX = PlatformInfo(
@@ -59,7 +61,36 @@ MASTODON = PlatformInfo(
     url_config=("instance_url",),
 )
 
-CATALOG: dict[str, PlatformInfo] = {p.name: p for p in (SANDBOX, MASTODON)}
+GOOGLE_BUSINESS = PlatformInfo(
+    name="google_business",
+    title="Google Business Profile",
+    lookup=True,  # no idempotency key: a recent post with the same summary
+    oauth=True,  # access tokens live an hour; refreshed with the refresh token
+    media=True,  # photos and videos, fetched by Google from their URLs
+    required_config=("location",),
+    required_credentials=("access_token", "refresh_token"),
+    # Google allows about 10 edits a minute per location.
+    rate_limit=RateLimit(per_period=10, period_s=60.0, burst=5),
+    formats=(("location", r"accounts/\d+/locations/\d+"),),
+)
+
+WEBHOOK = PlatformInfo(
+    name="webhook",
+    title="Webhook",
+    lookup=False,  # the receiver drops repeats by webhook-id (the job id)
+    oauth=False,
+    media=True,  # media URLs travel in the JSON
+    required_config=("url",),
+    required_credentials=("secret",),
+    rate_limit=RateLimit(per_period=10, period_s=1.0, burst=20),
+    url_config=("url",),
+    # Standard Webhooks: "whsec_" and the base64 of 24 to 64 random bytes
+    formats=(("secret", r"whsec_[A-Za-z0-9+/]{32,88}={0,2}"),),
+)
+
+CATALOG: dict[str, PlatformInfo] = {
+    p.name: p for p in (SANDBOX, MASTODON, GOOGLE_BUSINESS, WEBHOOK)
+}
 
 
 def config_problems(
@@ -73,6 +104,7 @@ def config_problems(
         for key in platform.required_config
         if not isinstance(config.get(key), str) or not config.get(key)
     ]
+    problems += _format_problems(platform, "config", config)
     for key in platform.url_config:
         if isinstance(url := config.get(key), str) and url:
             try:
@@ -110,8 +142,21 @@ def effective_rate_limit(platform: PlatformInfo, config: dict[str, object]) -> R
 
 
 def credential_problems(platform: PlatformInfo, credentials: dict[str, object]) -> list[str]:
-    return [
+    missing = [
         f"credentials.{key} is required for {platform.name}"
         for key in platform.required_credentials
         if not isinstance(credentials.get(key), str) or not credentials.get(key)
+    ]
+    return missing + _format_problems(platform, "credentials", credentials)
+
+
+def _format_problems(platform: PlatformInfo, where: str, values: dict[str, object]) -> list[str]:
+    """Values present but not in their platform's format (a credential's value is not shown)."""
+    return [
+        f"{where}.{key} is not in the form {platform.name} expects"
+        + ("" if where == "credentials" else f" ({pattern})")
+        for key, pattern in platform.formats
+        if isinstance(value := values.get(key), str)
+        and value
+        and re.fullmatch(pattern, value) is None
     ]

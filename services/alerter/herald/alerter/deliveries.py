@@ -17,11 +17,11 @@ import structlog
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 
-from herald.alerter import signing
 from herald.alerter.adapters import delivery_store
 from herald.alerter.adapters.delivery_store import Due, TryRecord
 from herald.alerter.domain.delivery_policy import TryResult, Verdict, decide
 from herald.alerter.settings import AlerterSettings
+from herald.common import webhook_signing as signing
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
 from herald.common.faults import fault_point

@@ -29,7 +29,7 @@ from herald.common.runtime import Runtime
 from herald.publisher import metrics
 from herald.publisher.adapters import job_store
 from herald.publisher.adapters.job_store import Claim
-from herald.publisher.adapters.platforms.base import Content, PlatformAdapter, Target
+from herald.publisher.adapters.platforms.base import Content, PlatformAdapter
 from herald.publisher.claims import Claims, Taken, changed
 from herald.publisher.domain.errors import (
     AuthExpiredError,
@@ -40,6 +40,7 @@ from herald.publisher.domain.errors import (
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
 from herald.publisher.leases import Heartbeat, LeaseClock, LeaseLost, kept_alive, still_ours
 from herald.publisher.settings import PublisherSettings
+from herald.publisher.tokens import Access, Tokens
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -52,6 +53,7 @@ class Executor:
     adapters: dict[str, PlatformAdapter]
     credentials: CredentialBox
     claims: Claims
+    tokens: Tokens
     rng: random.Random = field(default_factory=random.Random)
 
     async def execute(
@@ -82,7 +84,7 @@ class Executor:
         claimed, asset, channel, sealed, _ = taken
         job_id = claimed.job_id
         try:
-            target = Target(channel.config, self._open(sealed))
+            access = Access(claimed.channel_id, channel.config, sealed, self._open(sealed))
         except PublishError as error:
             return await self._failed(claimed, error, 0.0, told)
         attributes: dict[str, str | int] = {
@@ -99,7 +101,7 @@ class Executor:
                 async with kept_alive(
                     self.runtime.db, claimed, clock, self.settings.consumer_ack_wait_s, heartbeat
                 ):
-                    external_id = await self._call(adapter, claimed, target, _content(asset), clock)
+                    external_id = await self._call(adapter, claimed, access, _content(asset), clock)
                 fault_point("publisher.after_platform_call")
             except LeaseLost:
                 log.warning("publish.lease_lost_before_call", job_id=str(job_id))
@@ -107,7 +109,7 @@ class Executor:
                 return  # another worker holds the job: it reconciles our open attempt
             except PublishError as error:
                 spent = time.perf_counter() - started
-                return await self._failed(claimed, error, spent, told, refused=sealed)
+                return await self._failed(claimed, error, spent, told, refused=access.sealed)
             except Exception as error:  # an adapter bug: recorded as a failure, never left open
                 log.exception("publish.adapter_crashed", job_id=str(job_id))
                 # the post may exist (e.g. an unreadable 2xx): retried, and reconciled first
@@ -119,14 +121,15 @@ class Executor:
         self,
         adapter: PlatformAdapter,
         claimed: Claim,
-        target: Target,
+        access: Access,
         content: Content,
         clock: LeaseClock,
     ) -> str:
         key = str(claimed.job_id)
         with metrics.PLATFORM_CALL_SECONDS.labels(claimed.platform).time():
+            await self.tokens.fresh(access, adapter)
             if (claimed.reconcile or claimed.cancel_requested) and adapter.info.lookup:
-                found = await adapter.lookup(target, key)
+                found = await adapter.lookup(access.target, key, content)
                 if found is not None:
                     log.info("publish.reconciled", job_id=key, external_id=found)
                     return found
@@ -134,7 +137,7 @@ class Executor:
                 raise PermanentPublishError("cancelled", "cancelled while a call was in flight")
             if not await still_ours(self.runtime.db, claimed, clock):
                 raise LeaseLost(key)
-            return await adapter.publish(target, content, key)
+            return await self.tokens.publish(access, adapter, content, key)
 
     def _check_budget(self, claimed: Claim, adapter: PlatformAdapter) -> None:
         """A job whose workers keep dying (it crashes or hangs them) is failed, not retried

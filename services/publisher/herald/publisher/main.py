@@ -11,28 +11,44 @@ from herald.common.runtime import build_runtime, serve_worker
 from herald.common.settings import load_settings
 from herald.common.streams import PUBLISHER_REQUESTS
 from herald.publisher.adapters.platforms.base import PlatformAdapter
+from herald.publisher.adapters.platforms.google_business import GoogleBusinessAdapter
 from herald.publisher.adapters.platforms.mastodon import MastodonAdapter
+from herald.publisher.adapters.platforms.oauth import TokenEndpoint
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
+from herald.publisher.adapters.platforms.webhook import WebhookAdapter
 from herald.publisher.claims import Claims
 from herald.publisher.execution import Executor
 from herald.publisher.gate import PriorityGate
 from herald.publisher.handlers import build_router
 from herald.publisher.settings import PublisherSettings
+from herald.publisher.tokens import Tokens
 
 
 async def run(settings: PublisherSettings) -> None:
     runtime = build_runtime(settings)
     limits = httpx.Limits(max_connections=settings.concurrency * 2)
     async with httpx.AsyncClient(timeout=settings.platform_timeout_s, limits=limits) as client:
+        private = settings.webhook_allow_private_targets
         adapters: dict[str, PlatformAdapter] = {
             "sandbox": SandboxAdapter(settings.sandbox_url, client),
-            "mastodon": MastodonAdapter(
-                client, allow_private=settings.webhook_allow_private_targets
+            "mastodon": MastodonAdapter(client, allow_private=private),
+            "google_business": GoogleBusinessAdapter(
+                client,
+                api_url=settings.google_api_url,
+                token_endpoint=TokenEndpoint(
+                    settings.google_token_url,
+                    settings.google_client_id,
+                    settings.google_client_secret,
+                    timeout_s=settings.platform_timeout_s,
+                ),
+                allow_private=private,
             ),
+            "webhook": WebhookAdapter(client, allow_private=private),
         }
         box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
         claims = Claims(runtime, settings, adapters)
-        executor = Executor(runtime, settings, adapters, box, claims)
+        tokens = Tokens(runtime.db, box)
+        executor = Executor(runtime, settings, adapters, box, claims, tokens)
         gate = PriorityGate(settings.concurrency, settings.priority_max_wait_s)
         router = build_router(settings, executor, gate)
         await serve_worker(runtime, [router], list(PUBLISHER_REQUESTS.values()))

@@ -28,3 +28,8 @@ APPROVE_TO_PUBLISHED = Histogram(
 RATE_LIMIT_WAITS = Counter(
     "herald_rate_limit_waits_total", "Publish requests put back to wait for a token", ["platform"]
 )
+TOKEN_REFRESHES = Counter(
+    "herald_token_refreshes_total",
+    "OAuth token refreshes by outcome (refreshed, taken from another worker, or the error class)",
+    ["platform", "outcome"],
+)

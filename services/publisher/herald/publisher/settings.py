@@ -26,3 +26,13 @@ class PublisherSettings(HeraldSettings):
     )
     platform_timeout_s: float = Field(20, gt=0)
     sandbox_url: str = Field("http://127.0.0.1:8790", description="base URL of the sandbox")
+    google_api_url: str = Field(
+        "https://mybusiness.googleapis.com", description="Google Business Profile API base URL"
+    )
+    google_token_url: str = Field(
+        "https://oauth2.googleapis.com/token", description="Google's OAuth 2 token endpoint"
+    )
+    google_client_id: str = Field("", description="Herald's OAuth client id at Google")
+    google_client_secret: str = Field(
+        "", description="Herald's OAuth client secret at Google (never logged)", repr=False
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from herald.common.platforms import PlatformInfo
 from herald.publisher.domain.retry_policy import RetryPolicy
+from herald.publisher.domain.token_refresh import TokenGrant
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,17 @@ class PlatformAdapter(Protocol):
         """Post ``content``; returns the platform's id for it. Raises ``PublishError``."""
         ...
 
-    async def lookup(self, target: Target, idempotency_key: str) -> str | None:
-        """The id of a post made earlier with ``idempotency_key``, or None if there is none."""
+    async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
+        """The id of a post an earlier attempt made with ``idempotency_key`` (or, where the
+        platform keeps no key, of ``content``), or None if there is none."""
+        ...
+
+
+@runtime_checkable
+class RefreshingAdapter(PlatformAdapter, Protocol):
+    """An OAuth platform's adapter: its access tokens expire and are refreshed."""
+
+    async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
+        """New tokens from the platform's token endpoint; ``AuthExpiredError`` if the grant is
+        gone (the tenant must connect again)."""
         ...

@@ -75,7 +75,7 @@ class MastodonAdapter:
         )
         return str(status.json()["id"])
 
-    async def lookup(self, target: Target, idempotency_key: str) -> str | None:
+    async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
         """Mastodon cannot find a status by its key; posting again with the same key within
         the hour it keeps keys returns the first status instead (``publish``)."""
         return None

@@ -42,7 +42,7 @@ class SandboxAdapter:
             response.status_code, response.headers.get("retry-after"), datetime.now(UTC)
         )
 
-    async def lookup(self, target: Target, idempotency_key: str) -> str | None:
+    async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
         params = {"account": target.config["account"], "idempotency_key": idempotency_key}
         try:
             response = await self._client.get(f"{self._base}/posts", params=params)

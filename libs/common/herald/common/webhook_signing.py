@@ -1,4 +1,5 @@
-"""Standard Webhooks signatures and headers of one try of a delivery.
+"""Standard Webhooks signatures and headers of one try of a delivery: the alerter's
+notifications and the publisher's webhook channels.
 
 ``webhook-id`` is the delivery id as a plain UUID string (the ``id`` the delivery log shows), the
 same on every try so a receiver can drop repeats; ``webhook-timestamp`` is the unix time of *this*

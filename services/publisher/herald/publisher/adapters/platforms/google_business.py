@@ -1,0 +1,129 @@
+"""Google Business Profile: a local post (``STANDARD``) on the location the channel names.
+
+The API as Google documents it (My Business API v4):
+- ``POST {api}/v4/{location}/localPosts`` with ``summary`` (up to 1,500 characters),
+  ``languageCode``, ``topicType`` and media by ``sourceUrl`` (Google fetches them; photos
+  JPEG or PNG of 10 KB to 5 MB, videos up to 75 MB, checked here from the source's headers
+  before the post is made); the answer's ``name`` is the post's id.
+- ``GET {api}/v4/{location}/localPosts`` lists the location's posts, newest first. Google
+  keeps no idempotency key, so ``lookup`` looks for a recent post with the same summary.
+- OAuth 2 with refresh tokens: access tokens live an hour; ``refresh`` asks Google's token
+  endpoint (``invalid_grant`` means the tenant must connect again).
+- Errors are ``{"error": {"code", "message", "status"}}``; RESOURCE_EXHAUSTED (429) has no
+  Retry-After, so the retry policy's backoff decides.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from herald.common.platforms import GOOGLE_BUSINESS
+from herald.publisher.adapters.platforms import media, oauth
+from herald.publisher.adapters.platforms.base import Content, Target
+from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
+from herald.publisher.domain.errors import PermanentPublishError, PublishError
+from herald.publisher.domain.retry_policy import RetryPolicy
+from herald.publisher.domain.token_refresh import TokenGrant
+
+MB = 1024 * 1024
+PHOTOS = media.MediaRules({"image/jpeg": 5 * MB, "image/png": 5 * MB})
+VIDEOS = media.MediaRules({"video/mp4": 75 * MB, "video/quicktime": 75 * MB})
+RULES = media.MediaRules({**PHOTOS.limits, **VIDEOS.limits})
+MAX_SUMMARY = 1500
+LOOKUP_WINDOW = timedelta(days=1)
+"""How far back ``lookup`` trusts a post with the same summary to be ours."""
+
+
+class GoogleBusinessAdapter:
+    info = GOOGLE_BUSINESS
+    retry_policy = RetryPolicy()
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        api_url: str,
+        token_endpoint: oauth.TokenEndpoint,
+        allow_private: bool = False,
+    ):
+        self._client = client
+        self._api = api_url.rstrip("/")
+        self._tokens = token_endpoint
+        self._allow_private = allow_private
+
+    async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
+        summary = _summary(content)
+        formats = [await self._format(url) for url in content.media_urls]
+        body: dict[str, Any] = {
+            "languageCode": target.config.get("language_code") or "en",
+            "summary": summary,
+            "topicType": "STANDARD",
+            "media": [
+                {"mediaFormat": f, "sourceUrl": u}
+                for f, u in zip(formats, content.media_urls, strict=True)
+            ],
+        }
+        answer = await self._call("POST", _posts_url(self._api, target), target, json=body)
+        return str(answer.json()["name"])
+
+    async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
+        """A post of the last day with this summary: the one an uncertain attempt made."""
+        answer = await self._call(
+            "GET", _posts_url(self._api, target), target, params={"pageSize": 100}
+        )
+        since = datetime.now(UTC) - LOOKUP_WINDOW
+        summary = _summary(content)
+        for post in answer.json().get("localPosts", []):
+            created = datetime.fromisoformat(str(post.get("createTime", "")).replace("Z", "+00:00"))
+            if post.get("summary") == summary and created >= since:
+                return str(post["name"])
+        return None
+
+    async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
+        return await self._tokens.refresh(self._client, str(credentials.get("refresh_token", "")))
+
+    async def _format(self, url: str) -> str:
+        """PHOTO or VIDEO, from the source's type; refused before posting if Google would."""
+        async with media.opened(self._client, url, RULES, allow_private=self._allow_private) as m:
+            return "VIDEO" if m.content_type in VIDEOS.limits else "PHOTO"
+
+    async def _call(self, method: str, url: str, target: Target, **kwargs: Any) -> httpx.Response:
+        token = target.credentials.get("access_token", "")
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            response = await self._client.request(method, url, headers=headers, **kwargs)
+        except httpx.HTTPError as error:
+            raise classify_transport(error) from error
+        if response.is_success:
+            return response
+        raise _refused(response)
+
+
+def _refused(response: httpx.Response) -> PublishError:
+    error = classify_response(
+        response.status_code, response.headers.get("retry-after"), datetime.now(UTC)
+    )
+    try:
+        detail = response.json().get("error", {})
+    except (ValueError, AttributeError):
+        detail = {}
+    if isinstance(detail, dict) and detail.get("message"):
+        error.message = f"{error.message}: {detail.get('status', '')} {detail['message']}"[:500]
+        error.args = (error.message,)
+    return error
+
+
+def _summary(content: Content) -> str:
+    summary = f"{content.title}\n\n{content.body}".strip()
+    if len(summary) > MAX_SUMMARY:
+        raise PermanentPublishError(
+            "text_too_long", f"the post is {len(summary)} characters; Google takes {MAX_SUMMARY}"
+        )
+    return summary
+
+
+def _posts_url(api: str, target: Target) -> str:
+    return f"{api}/v4/{target.config['location']}/localPosts"

@@ -1,0 +1,78 @@
+"""When an OAuth access token is refreshed, and what the channel's credentials become. Pure.
+
+A channel of an OAuth platform keeps ``access_token``, ``refresh_token`` and ``expires_at``
+(ISO 8601, UTC) in its sealed credentials. The token is refreshed before it expires, not at
+the last moment: ``margin_s`` ahead, plus up to ``jitter_s`` more so that the channels
+connected together do not all refresh in the same second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+REFRESH_MARGIN_S = 300.0
+"""Refresh this long before ``expires_at`` (default 5 minutes)."""
+REFRESH_JITTER_S = 120.0
+"""Up to this much earlier again, chosen at random per check (default 2 minutes)."""
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a token endpoint answered: a new access token, perhaps a new (rotated) refresh
+    token, and the access token's lifetime."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_in_s: float | None
+
+
+def expires_at(credentials: Mapping[str, Any]) -> datetime | None:
+    raw = credentials.get("expires_at")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def refresh_due(
+    credentials: Mapping[str, Any],
+    now: datetime,
+    jitter: float,
+    *,
+    margin_s: float = REFRESH_MARGIN_S,
+    jitter_s: float = REFRESH_JITTER_S,
+) -> bool:
+    """Whether to refresh before using the token; ``jitter`` is a random number in [0, 1).
+    Without a refresh token there is nothing to do; without a known expiry, the platform's
+    401 says when (``refresh_on_refusal``)."""
+    if not credentials.get("refresh_token"):
+        return False
+    expiry = expires_at(credentials)
+    if expiry is None:
+        return False
+    return now >= expiry - timedelta(seconds=margin_s + jitter * jitter_s)
+
+
+def refresh_on_refusal(credentials: Mapping[str, Any], already_refreshed: bool) -> bool:
+    """After a 401: refresh once and try again, if there is a refresh token and this attempt
+    has not just refreshed it (a fresh token refused means the grant itself is gone)."""
+    return bool(credentials.get("refresh_token")) and not already_refreshed
+
+
+def refreshed(credentials: Mapping[str, Any], grant: TokenGrant, now: datetime) -> dict[str, Any]:
+    """The credentials after ``grant``: a platform that rotates refresh tokens sends a new
+    one (the old one no longer works); one that does not keeps the old."""
+    updated = dict(credentials)
+    updated["access_token"] = grant.access_token
+    if grant.refresh_token:
+        updated["refresh_token"] = grant.refresh_token
+    if grant.expires_in_s is not None:
+        updated["expires_at"] = (now + timedelta(seconds=grant.expires_in_s)).isoformat()
+    else:
+        updated.pop("expires_at", None)
+    return updated
