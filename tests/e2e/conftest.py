@@ -25,6 +25,9 @@ from tests.conftest import fresh_database
 from tests.fakes.google_business import CLIENT_ID as GOOGLE_CLIENT_ID
 from tests.fakes.google_business import CLIENT_SECRET as GOOGLE_CLIENT_SECRET
 from tests.fakes.google_business import GoogleBusinessFake, google_business_fake
+from tests.fakes.x_api import CLIENT_ID as X_CLIENT_ID
+from tests.fakes.x_api import CLIENT_SECRET as X_CLIENT_SECRET
+from tests.fakes.x_api import XFake, x_fake
 from tests.otlp_collector import Collector, otlp_collector
 
 OPERATOR_TOKEN = "e2e-operator-token"
@@ -55,12 +58,20 @@ async def google() -> AsyncIterator[GoogleBusinessFake]:
 
 
 @pytest.fixture(scope="package")
+async def x_api() -> AsyncIterator[XFake]:
+    """X's API v2 and token endpoint, where the fleet's publishers go."""
+    async with x_fake() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="package")
 def system(
     infra_dir: Path,
     nats_url: str,
     postgres_admin_url: str,
     collector: Collector,
     google: GoogleBusinessFake,
+    x_api: XFake,
 ) -> Iterator[System]:
     database_url = fresh_database(postgres_admin_url, "herald_e2e")
     ports = Ports(
@@ -88,6 +99,10 @@ def system(
         "HERALD_GOOGLE_TOKEN_URL": f"{google.url}/token",
         "HERALD_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
         "HERALD_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
+        "HERALD_X_API_URL": x_api.url,
+        "HERALD_X_TOKEN_URL": f"{x_api.url}/2/oauth2/token",
+        "HERALD_X_CLIENT_ID": X_CLIENT_ID,
+        "HERALD_X_CLIENT_SECRET": X_CLIENT_SECRET,
     }
     fleet = Fleet(specs, sink, env)
     fleet.start()

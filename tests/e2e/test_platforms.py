@@ -14,6 +14,7 @@ from tests.e2e.conftest import Tenant, eventually, make_channel, remember_secret
 from tests.fakes.google_business import GoogleBusinessFake
 from tests.fakes.mastodon import MastodonFake, mastodon_fake
 from tests.fakes.media_host import media_host, sha256_of
+from tests.fakes.x_api import XFake
 from tests.webhook_receiver import webhook_receiver
 
 LOCATION = "accounts/100/locations/200"
@@ -97,13 +98,16 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
     tenant: Tenant,
     mastodon: MastodonFake,
     google: GoogleBusinessFake,
+    x_api: XFake,
     files: str,
 ) -> None:
-    """The Google channel's access token is stale: the publisher refreshes it on the way."""
+    """The Google and X channels' access tokens are stale: the publisher refreshes them on
+    the way (X's refresh token rotates, and the new one is stored)."""
     platforms = {p["name"] for p in (await api.get("/v1/platforms", headers=tenant.auth)).json()}
     account = f"lobby-{uuid.uuid4().hex[:6]}"
     secret = new_secret()
     refreshes = google.refreshes
+    x_refresh = next(iter(x_api.refresh_tokens))
     async with webhook_receiver() as receiver:
         channels = {
             "sandbox": await make_channel(api, tenant, account),
@@ -114,6 +118,9 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
                 "google_business",
                 {"location": LOCATION},
                 {"access_token": "ya29.stale", "refresh_token": "refresh-1"},
+            ),
+            "x": await _channel(
+                api, tenant, "x", {}, {"access_token": "stale", "refresh_token": x_refresh}
             ),
             "webhook": await _channel(
                 api, tenant, "webhook", {"url": receiver.url}, {"secret": secret}
@@ -140,6 +147,9 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
     [local_post] = [p for p in google.of(LOCATION) if p.media[0]["sourceUrl"] == poster]
     assert external["google_business"] == local_post.name
     assert google.refreshes == refreshes + 1
+    [tweet] = [t for t in x_api.tweets if t.id == external["x"]]
+    assert tweet.text == "Grand opening\n\nDoors open at 9."
+    assert x_refresh not in x_api.refresh_tokens  # spent; its successor is stored sealed
     [hook] = receiver.received
     assert hook.verifies_with(secret)
     assert hook.webhook_id == external["webhook"] == jobs[channels["webhook"]]

@@ -5,17 +5,14 @@ a real channel row under its lock."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from herald.common.credentials import CredentialBox, Sealed
+from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
-from herald.common.db.models import Channel
 from herald.common.settings import HeraldSettings
 from herald.publisher.adapters.platforms.base import Content
 from herald.publisher.adapters.platforms.google_business import GoogleBusinessAdapter
@@ -33,7 +30,7 @@ from tests.fakes.google_business import (
     google_business_fake,
 )
 from tests.fakes.media_host import media_host
-from tests.integration.conftest import JobRows, add_job_rows
+from tests.integration.oauth_channels import channel_access, stored
 
 LOCATION = "accounts/100/locations/200"
 POST = Content("Grand opening", "Doors open at 9.", ())
@@ -68,25 +65,10 @@ def box(settings: HeraldSettings) -> CredentialBox:
 async def access_to(
     db: Database, box: CredentialBox, settings: HeraldSettings, credentials: dict[str, object]
 ) -> Access:
-    """A channel row holding ``credentials`` sealed, and the access an attempt would have."""
-    rows: JobRows = await add_job_rows(db, settings.credential_keys)
-    sealed = box.seal(credentials)
-    async with db.transaction() as session:
-        channel = await session.get_one(Channel, rows.channel_id)
-        channel.platform = "google_business"
-        channel.config = {"location": LOCATION}
-        channel.credentials_ciphertext, channel.credentials_key_id = (
-            sealed.ciphertext,
-            sealed.key_id,
-        )
-    return Access(rows.channel_id, {"location": LOCATION}, sealed, dict(credentials))
-
-
-async def stored(db: Database, box: CredentialBox, channel_id: uuid.UUID) -> dict[str, object]:
-    async with db.transaction() as session:
-        channel = await session.scalar(select(Channel).where(Channel.id == channel_id))
-    assert channel is not None and channel.credentials_ciphertext and channel.credentials_key_id
-    return box.open(Sealed(channel.credentials_key_id, channel.credentials_ciphertext))
+    """A Google channel row holding ``credentials`` sealed, and an attempt's access to it."""
+    return await channel_access(
+        db, box, settings, "google_business", {"location": LOCATION}, credentials
+    )
 
 
 def expiring(token: str, in_s: float) -> dict[str, object]:

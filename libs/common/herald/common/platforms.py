@@ -88,8 +88,19 @@ WEBHOOK = PlatformInfo(
     formats=(("secret", r"whsec_[A-Za-z0-9+/]{32,88}={0,2}"),),
 )
 
+X = PlatformInfo(
+    name="x",
+    title="X",
+    lookup=True,  # no idempotency key: our text among the account's latest posts
+    oauth=True,  # OAuth 2 with PKCE; refresh tokens rotate
+    media=True,  # chunked upload of images, GIFs and video
+    required_config=(),
+    required_credentials=("access_token", "refresh_token"),
+    rate_limit=RateLimit(per_period=50, period_s=86400.0, burst=5),  # posts a day per account
+)
+
 CATALOG: dict[str, PlatformInfo] = {
-    p.name: p for p in (SANDBOX, MASTODON, GOOGLE_BUSINESS, WEBHOOK)
+    p.name: p for p in (SANDBOX, MASTODON, GOOGLE_BUSINESS, X, WEBHOOK)
 }
 
 

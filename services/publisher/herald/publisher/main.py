@@ -16,6 +16,7 @@ from herald.publisher.adapters.platforms.mastodon import MastodonAdapter
 from herald.publisher.adapters.platforms.oauth import TokenEndpoint
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.adapters.platforms.webhook import WebhookAdapter
+from herald.publisher.adapters.platforms.x import XAdapter
 from herald.publisher.claims import Claims
 from herald.publisher.execution import Executor
 from herald.publisher.gate import PriorityGate
@@ -39,6 +40,19 @@ async def run(settings: PublisherSettings) -> None:
                     settings.google_token_url,
                     settings.google_client_id,
                     settings.google_client_secret,
+                    timeout_s=settings.platform_timeout_s,
+                ),
+                allow_private=private,
+            ),
+            "x": XAdapter(
+                client,
+                api_url=settings.x_api_url,
+                token_endpoint=TokenEndpoint(
+                    settings.x_token_url,
+                    settings.x_client_id,
+                    settings.x_client_secret,
+                    basic_auth=True,
+                    grant_errors=frozenset({"invalid_grant", "invalid_request"}),
                     timeout_s=settings.platform_timeout_s,
                 ),
                 allow_private=private,

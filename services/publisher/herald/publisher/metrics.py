@@ -28,6 +28,11 @@ APPROVE_TO_PUBLISHED = Histogram(
 RATE_LIMIT_WAITS = Counter(
     "herald_rate_limit_waits_total", "Publish requests put back to wait for a token", ["platform"]
 )
+CHANNEL_CHECKS = Counter(
+    "herald_channel_checks_total",
+    "Credential checks asked for by POST /v1/channels/{id}/verify, by outcome",
+    ["platform", "outcome"],
+)
 TOKEN_REFRESHES = Counter(
     "herald_token_refreshes_total",
     "OAuth token refreshes by outcome (refreshed, taken from another worker, or the error class)",

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from opentelemetry import trace
@@ -35,6 +36,7 @@ from herald.publisher.domain.token_refresh import refresh_due, refresh_on_refusa
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,8 +72,19 @@ class Tokens:
         self, access: Access, adapter: PlatformAdapter, content: Content, key: str
     ) -> str:
         """``adapter.publish``, refreshing once and trying again if the token is refused."""
+
+        async def publish(target: Target) -> str:
+            return await adapter.publish(target, content, key)
+
+        return await self.with_refresh(access, adapter, publish)
+
+    async def with_refresh(
+        self, access: Access, adapter: PlatformAdapter, call: Callable[[Target], Awaitable[T]]
+    ) -> T:
+        """``call`` with the access's target; if the platform refuses the token, refresh once
+        and call again (a refused call did nothing)."""
         try:
-            return await adapter.publish(access.target, content, key)
+            return await call(access.target)
         except AuthExpiredError:
             if isinstance(adapter, RefreshingAdapter) and refresh_on_refusal(
                 access.credentials, access.refreshed
@@ -79,7 +92,7 @@ class Tokens:
                 await self._refresh(access, adapter, "refused")
             else:
                 raise
-        return await adapter.publish(access.target, content, key)
+        return await call(access.target)
 
     async def _refresh(self, access: Access, adapter: RefreshingAdapter, reason: str) -> None:
         platform = adapter.info.name

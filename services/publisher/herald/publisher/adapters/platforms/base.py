@@ -40,6 +40,16 @@ class PlatformAdapter(Protocol):
 
 
 @runtime_checkable
+class VerifyingAdapter(PlatformAdapter, Protocol):
+    """An adapter that can check credentials without posting."""
+
+    async def verify(self, target: Target) -> str:
+        """The platform's name for the account the credentials act for; ``AuthExpiredError``
+        if it refuses them."""
+        ...
+
+
+@runtime_checkable
 class RefreshingAdapter(PlatformAdapter, Protocol):
     """An OAuth platform's adapter: its access tokens expire and are refreshed."""
 

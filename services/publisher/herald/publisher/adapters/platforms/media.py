@@ -134,6 +134,19 @@ def multipart(
     media: Media, field: str, fields: Mapping[str, str] | None = None
 ) -> tuple[str, AsyncIterator[bytes]]:
     """A multipart/form-data body streaming ``media`` as ``field``: (its content type, body)."""
+    return multipart_body(field, media.filename, media.content_type, media.chunks(), fields)
+
+
+def multipart_body(
+    field: str,
+    filename: str,
+    content_type: str,
+    chunks: AsyncIterator[bytes],
+    fields: Mapping[str, str] | None = None,
+) -> tuple[str, AsyncIterator[bytes]]:
+    """A multipart/form-data body of ``fields`` and one file made of ``chunks``, written as
+    they come: (its content type, the body). Once sent, the body holds none of the bytes (an
+    httpx request outlives its call until the garbage collector finds it)."""
     boundary = secrets.token_hex(16)
 
     async def body() -> AsyncIterator[bytes]:
@@ -143,10 +156,10 @@ def multipart(
             ).encode()
         yield (
             f"--{boundary}\r\n"
-            f'Content-Disposition: form-data; name="{field}"; filename="{media.filename}"\r\n'
-            f"Content-Type: {media.content_type}\r\n\r\n"
+            f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
         ).encode()
-        async for chunk in media.chunks():
+        async for chunk in chunks:
             yield chunk
         yield f"\r\n--{boundary}--\r\n".encode()
 

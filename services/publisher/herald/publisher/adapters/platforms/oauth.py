@@ -32,12 +32,15 @@ from herald.publisher.domain.token_refresh import TokenGrant
 @dataclass(frozen=True)
 class TokenEndpoint:
     """``basic_auth``: the client authenticates with HTTP Basic (X, LinkedIn) instead of
-    ``client_id`` and ``client_secret`` in the form (Google)."""
+    ``client_id`` and ``client_secret`` in the form (Google). ``grant_errors``: the error codes
+    by which this endpoint says the refresh token is spent or revoked (X says
+    ``invalid_request``)."""
 
     url: str
     client_id: str
     client_secret: str
     basic_auth: bool = False
+    grant_errors: frozenset[str] = frozenset({"invalid_grant"})
     timeout_s: float = 20.0
 
     async def refresh(self, client: httpx.AsyncClient, refresh_token: str) -> TokenGrant:
@@ -59,10 +62,12 @@ class TokenEndpoint:
             )
         except httpx.HTTPError as error:
             raise classify_transport(error) from error
-        return grant_from(response)
+        return grant_from(response, self.grant_errors)
 
 
-def grant_from(response: httpx.Response) -> TokenGrant:
+def grant_from(
+    response: httpx.Response, grant_errors: frozenset[str] = frozenset({"invalid_grant"})
+) -> TokenGrant:
     """The grant in a token endpoint's answer, or the error it means."""
     body = _json(response)
     if response.is_success and isinstance(body.get("access_token"), str):
@@ -74,7 +79,7 @@ def grant_from(response: httpx.Response) -> TokenGrant:
             float(expires_in) if isinstance(expires_in, int | float) else None,
         )
     if isinstance(code := body.get("error"), str) and response.status_code in (400, 401):
-        raise _refusal(code, body.get("error_description"))
+        raise _refusal(code, body.get("error_description"), grant_errors)
     if response.is_success:
         raise TransientPublishError("token_unreadable", "the answer held no token")
     raise classify_response(
@@ -82,11 +87,11 @@ def grant_from(response: httpx.Response) -> TokenGrant:
     )
 
 
-def _refusal(code: str, description: object) -> PublishError:
+def _refusal(code: str, description: object, grant_errors: frozenset[str]) -> PublishError:
     reason = f"the token endpoint refused the refresh: {code[:60]}"
     if isinstance(description, str) and description:
         reason += f" ({description[:200]})"
-    if code == "invalid_grant":
+    if code in grant_errors:
         return AuthExpiredError("invalid_grant", reason)
     return PermanentPublishError(f"oauth_{code}"[:60], reason)
 
