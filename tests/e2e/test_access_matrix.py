@@ -37,6 +37,7 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("PATCH", "/v1/channels/{channel_id}"): ADMIN,
     ("DELETE", "/v1/channels/{channel_id}"): ADMIN,
     ("POST", "/v1/channels/{channel_id}/disconnect"): ADMIN,
+    ("POST", "/v1/channels/{channel_id}/verify"): ADMIN,
     ("POST", "/v1/assets"): EDITORS,
     ("GET", "/v1/assets"): ANY,
     ("GET", "/v1/assets/{asset_id}"): ANY,

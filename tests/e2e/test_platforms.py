@@ -208,3 +208,55 @@ async def test_a_mastodon_channel_needs_an_http_instance_url(
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "invalid_channel"
     assert expected in response.json()["detail"]
+
+
+async def _verify(api: httpx.AsyncClient, tenant: Tenant, channel: str) -> dict[str, object]:
+    response = await api.post(f"/v1/channels/{channel}/verify", headers=tenant.auth)
+    assert response.status_code == 200, response.text
+    checked: dict[str, object] = response.json()
+    return checked
+
+
+async def test_verify_asks_each_platform_through_a_publisher(
+    api: httpx.AsyncClient, tenant: Tenant, mastodon: MastodonFake, x_api: XFake
+) -> None:
+    lobby = await make_channel(api, tenant, f"lobby-{uuid.uuid4().hex[:6]}")
+    checked = await _verify(api, tenant, lobby)
+    assert (checked["outcome"], checked["account"]) == ("ok", checked["channel"]["name"])  # type: ignore[index]
+    toot = await _mastodon_channel(api, tenant, mastodon, "good-token")
+    assert (await _verify(api, tenant, toot))["account"] == "@herald"
+    x_channel = await _channel(
+        api, tenant, "x", {}, {"access_token": x_api.mint(), "refresh_token": "unused"}
+    )
+    assert (await _verify(api, tenant, x_channel))["account"] == "@heraldbrand"
+
+
+async def test_a_refused_verification_marks_the_channel_and_a_passing_one_resumes_its_jobs(
+    api: httpx.AsyncClient, tenant: Tenant, mastodon: MastodonFake
+) -> None:
+    channel = await _mastodon_channel(api, tenant, mastodon, "suspended-token")
+    refused = await _verify(api, tenant, channel)
+    assert (refused["outcome"], refused["error_code"]) == ("refused", "unauthorized")
+    assert refused["channel"]["auth_state"] == "reauth_required"  # type: ignore[index]
+    job_id = (await _publish(api, tenant, [channel], []))[channel]
+
+    async def parked() -> bool:
+        return (await _status(api, tenant, job_id))["status"] == "waiting_auth"
+
+    await eventually(parked, timeout=30)
+    mastodon.tokens["suspended-token"] = "herald"  # the instance lifts the suspension
+    passed = await _verify(api, tenant, channel)
+    assert (passed["outcome"], passed["resumed_jobs"]) == ("ok", 1)
+    assert passed["channel"]["auth_state"] == "ok"  # type: ignore[index]
+
+    async def published() -> bool:
+        return (await _status(api, tenant, job_id))["status"] == "succeeded"
+
+    await eventually(published, timeout=30)
+    audit = await api.get(
+        "/v1/audit",
+        params={"subject_id": channel, "action": "channel.verified"},
+        headers=tenant.auth,
+    )
+    outcomes = [e["details"]["outcome"] for e in audit.json()["items"]]
+    assert sorted(outcomes) == ["ok", "refused"]

@@ -124,6 +124,11 @@ def _posts_router(sandbox: Sandbox) -> APIRouter:
         sandbox.posts_total["created" if created else "duplicate"].inc()
         return JSONResponse(post_json(post), status_code=201 if created else 200)
 
+    @router.get("/me", dependencies=[Depends(require_token)])
+    async def who_am_i() -> Response:
+        """Checks the bearer token as ``POST /posts`` would (``expired`` is refused)."""
+        return JSONResponse({"authenticated": True})
+
     @router.get("/posts")
     async def list_posts(
         account: str | None = None, idempotency_key: str | None = None

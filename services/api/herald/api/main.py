@@ -67,6 +67,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
             raise ConnectionError("NATS is not connected")
         await connection[0].flush(timeout=1)
 
+    async def ask(subject: str, payload: bytes, headers: dict[str, str], wait_s: float) -> bytes:
+        if not connection or not connection[0].is_connected:
+            raise ConnectionError("NATS is not connected")
+        answer = await connection[0].request(subject, payload, timeout=wait_s, headers=headers)
+        return bytes(answer.data)
+
     relay = OutboxRelay(db, publish, grace_s=settings.outbox_grace_s)
     box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
     feeds = ChangeFeeds(lambda: connection[0].jetstream(), settings.sse_max_streams)
@@ -98,7 +104,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(title="Herald API", version="1", lifespan=lifespan, telemetry=TELEMETRY)
     app.state.herald = AppState(
-        settings=settings, db=db, relay=relay, credentials=box, nats_ping=nats_ping, changes=feeds
+        settings=settings,
+        db=db,
+        relay=relay,
+        credentials=box,
+        nats_ping=nats_ping,
+        ask=ask,
+        changes=feeds,
     )
     problems.install(app)
     openapi_contract.install(app)

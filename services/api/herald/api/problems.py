@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from herald.api.service_layer.errors import NotFound, Refused, ServiceError
+from herald.api.service_layer.errors import NotFound, Refused, ServiceError, Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +78,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _refused(_: Request, error: ServiceError) -> JSONResponse:
         status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Refused) else 422
+        status = 503 if isinstance(error, Unavailable) else status
         return problem_response(status, error.code, error.title, error.detail, **error.extra)
 
     @app.exception_handler(RequestValidationError)

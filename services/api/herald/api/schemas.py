@@ -516,6 +516,44 @@ class AuditPage(BaseModel):
 # Channel management
 
 
+class ChannelVerification(BaseModel):
+    """What the platform said of the channel's credentials, and the channel after it.
+
+    ``outcome``: ``ok`` (accepted; ``account`` is the platform's name for it), ``refused`` (the
+    channel is now ``reauth_required``: give it new credentials), ``unreachable`` (the
+    platform did not answer or failed; nothing changed), ``unsupported`` (the platform has no
+    way to check without posting)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "ok",
+                    "account": "@heraldbrand",
+                    "error_code": None,
+                    "message": None,
+                    "resumed_jobs": 0,
+                    "channel": {
+                        "id": "0194f0c2-7c1e-7d4a-9a53-2f1f0e7d9b11",
+                        "platform": "mastodon",
+                        "name": "Brand account",
+                        "config": {"instance_url": "https://mastodon.social"},
+                        "auth_state": "ok",
+                        "created_at": "2026-12-05T09:00:00Z",
+                    },
+                }
+            ]
+        }
+    )
+
+    outcome: Literal["ok", "refused", "unreachable", "unsupported"]
+    account: str | None
+    error_code: str | None
+    message: str | None
+    resumed_jobs: int  # parked jobs requeued because a reauth_required channel passed
+    channel: ChannelOut
+
+
 class ChannelPatch(BaseModel):
     """Change a channel: only the fields sent change, each replaced whole. New ``credentials``
     are sealed with the active key and never returned; they re-authorize the channel (an

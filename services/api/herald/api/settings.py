@@ -47,6 +47,11 @@ class ApiSettings(HeraldSettings):
         description="comma-separated origins (https://app.example.com) browsers may call the "
         "API from; empty turns CORS off",
     )
+    channel_check_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="POST /v1/channels/{id}/verify waits this long for a publisher's verdict",
+    )
     health_check_timeout_s: float = Field(
         2.0, gt=0, description="each check of GET /v1/system/health fails after this long"
     )

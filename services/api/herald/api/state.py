@@ -21,6 +21,8 @@ class AppState:
     relay: OutboxRelay
     credentials: CredentialBox
     nats_ping: Callable[[], Awaitable[None]]  # a flush round trip; raises when NATS is away
+    # a core NATS request (subject, payload, headers, seconds to wait) → the answer's payload
+    ask: Callable[[str, bytes, dict[str, str], float], Awaitable[bytes]]
     changes: ChangeFeeds  # the tenants' live updates (GET /v1/events)
 
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 from faststream.nats import NatsRouter
 from faststream.nats.annotations import NatsMessage
 
+from herald.common.channel_checks import (
+    VERIFY_QUEUE,
+    VERIFY_SUBJECT,
+    ChannelVerdict,
+    VerifyChannel,
+)
 from herald.common.consumers import settled, subscribe
 from herald.common.events import Envelope, PublishRequested
 from herald.common.streams import PUBLISHER_REQUESTS, ConsumerSpec
@@ -12,12 +18,21 @@ from herald.publisher.execution import Executor
 from herald.publisher.gate import PriorityGate
 from herald.publisher.leases import renewal_interval
 from herald.publisher.settings import PublisherSettings
+from herald.publisher.verification import Verifier
 
 
-def build_router(settings: PublisherSettings, executor: Executor, gate: PriorityGate) -> NatsRouter:
+def build_router(
+    settings: PublisherSettings, executor: Executor, gate: PriorityGate, verifier: Verifier
+) -> NatsRouter:
     router = NatsRouter()
     for priority, spec in PUBLISHER_REQUESTS.items():
         _on_requests(router, spec, priority, settings, executor, gate)
+
+    @router.subscriber(VERIFY_SUBJECT, queue=VERIFY_QUEUE)
+    async def on_verify_channel(question: VerifyChannel) -> ChannelVerdict:
+        """POST /v1/channels/{id}/verify, asked over core NATS: one publisher answers."""
+        return await verifier.verify(question)
+
     return router
 
 

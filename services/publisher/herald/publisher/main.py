@@ -23,6 +23,7 @@ from herald.publisher.gate import PriorityGate
 from herald.publisher.handlers import build_router
 from herald.publisher.settings import PublisherSettings
 from herald.publisher.tokens import Tokens
+from herald.publisher.verification import Verifier
 
 
 async def run(settings: PublisherSettings) -> None:
@@ -64,7 +65,8 @@ async def run(settings: PublisherSettings) -> None:
         tokens = Tokens(runtime.db, box)
         executor = Executor(runtime, settings, adapters, box, claims, tokens)
         gate = PriorityGate(settings.concurrency, settings.priority_max_wait_s)
-        router = build_router(settings, executor, gate)
+        verifier = Verifier(runtime.db, box, adapters, tokens)
+        router = build_router(settings, executor, gate, verifier)
         await serve_worker(runtime, [router], list(PUBLISHER_REQUESTS.values()))
 
 

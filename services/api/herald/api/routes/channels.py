@@ -11,8 +11,8 @@ from fastapi import APIRouter, Response
 
 from herald.api.adapters.repositories import ChannelRepository
 from herald.api.auth import Role, State, Who, require
-from herald.api.schemas import ChannelIn, ChannelOut, ChannelPatch
-from herald.api.service_layer import audit, channels
+from herald.api.schemas import ChannelIn, ChannelOut, ChannelPatch, ChannelVerification
+from herald.api.service_layer import audit, channel_checks, channels
 from herald.api.service_layer.errors import NotFound
 from herald.common.db.models import Channel
 
@@ -60,6 +60,33 @@ async def get_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelO
     if channel is None:
         raise NotFound("channel")
     return _out(channel)
+
+
+@router.post("/{channel_id}/verify", dependencies=ADMIN)
+async def verify_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelVerification:
+    """Ask the platform, now, whether it accepts the channel's credentials (through a
+    publisher; OAuth tokens are refreshed on the way). A refusal marks the channel
+    ``reauth_required``; a ``reauth_required`` channel that passes is ``ok`` again and its
+    parked jobs resume. 503 ``publisher_unavailable`` when no publisher answers."""
+    checked = await channel_checks.verify(state, who, channel_id, datetime.now(UTC))
+    verdict = checked.verdict
+    log.info(
+        "channel.verified",
+        channel_id=str(channel_id),
+        outcome=verdict.outcome,
+        error_code=verdict.error_code,
+        resumed_jobs=checked.resumed,
+    )
+    if verdict.outcome == "not_found":  # answered before; narrowed for the schema
+        raise NotFound("channel")
+    return ChannelVerification(
+        outcome=verdict.outcome,
+        account=verdict.account,
+        error_code=verdict.error_code,
+        message=verdict.message,
+        resumed_jobs=checked.resumed,
+        channel=_out(checked.channel),
+    )
 
 
 @router.patch("/{channel_id}", dependencies=ADMIN)

@@ -26,3 +26,7 @@ class Invalid(ServiceError):
 
 class Refused(ServiceError):
     """The entity's current state does not allow the command."""
+
+
+class Unavailable(ServiceError):
+    """Another part of Herald needed for the answer did not answer (HTTP 503)."""

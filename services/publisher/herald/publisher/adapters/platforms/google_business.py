@@ -82,6 +82,11 @@ class GoogleBusinessAdapter:
                 return str(post["name"])
         return None
 
+    async def verify(self, target: Target) -> str:
+        """The location, once Google lets these tokens read its posts."""
+        await self._call("GET", _posts_url(self._api, target), target, params={"pageSize": 1})
+        return str(target.config["location"])
+
     async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
         return await self._tokens.refresh(self._client, str(credentials.get("refresh_token", "")))
 

@@ -42,6 +42,19 @@ class SandboxAdapter:
             response.status_code, response.headers.get("retry-after"), datetime.now(UTC)
         )
 
+    async def verify(self, target: Target) -> str:
+        """The account, once the sandbox accepts the token (``GET /me``)."""
+        headers = {"Authorization": f"Bearer {target.credentials.get('token', '')}"}
+        try:
+            response = await self._client.get(f"{self._base}/me", headers=headers)
+        except httpx.HTTPError as error:
+            raise classify_transport(error) from error
+        if not response.is_success:
+            raise classify_response(
+                response.status_code, response.headers.get("retry-after"), datetime.now(UTC)
+            )
+        return str(target.config["account"])
+
     async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
         params = {"account": target.config["account"], "idempotency_key": idempotency_key}
         try:

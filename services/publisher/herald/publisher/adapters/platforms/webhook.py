@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from herald.common import webhook_signing
 from herald.common.platforms import WEBHOOK
-from herald.common.webhooks import render_body
+from herald.common.webhooks import TEST_EVENT, render_body
 from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
 from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
@@ -33,21 +35,29 @@ class WebhookAdapter:
         self._allow_private = allow_private
 
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
+        data = {
+            "post_id": idempotency_key,
+            "title": content.title,
+            "body": content.body,
+            "media": [{"url": m} for m in content.media_urls],
+        }
+        response = await self._send(target, POST_EVENT, uuid.UUID(idempotency_key), data)
+        return _their_id(response) or idempotency_key
+
+    async def verify(self, target: Target) -> str:
+        """Sends a signed ``webhook.test``; the receiver's 2xx says it takes our signature."""
+        await self._send(target, TEST_EVENT, uuid.uuid4(), {"message": "Herald channel check"})
+        return urlsplit(str(target.config["url"])).netloc
+
+    async def _send(
+        self, target: Target, event: str, message_id: uuid.UUID, data: dict[str, Any]
+    ) -> httpx.Response:
         url = str(target.config["url"])
         await media.guarded(url, self._allow_private, "webhook_url_forbidden")
         now = datetime.now(UTC)
-        body = render_body(
-            POST_EVENT,
-            now,
-            {
-                "post_id": idempotency_key,
-                "title": content.title,
-                "body": content.body,
-                "media": [{"url": m} for m in content.media_urls],
-            },
-        )
+        body = render_body(event, now, data)
         secret = str(target.credentials["secret"])
-        headers = webhook_signing.headers(uuid.UUID(idempotency_key), body, now, [secret])
+        headers = webhook_signing.headers(message_id, body, now, [secret])
         try:
             response = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as error:
@@ -56,7 +66,7 @@ class WebhookAdapter:
             raise classify_response(
                 response.status_code, response.headers.get("retry-after"), datetime.now(UTC)
             )
-        return _their_id(response) or idempotency_key
+        return response
 
     async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
         """Nothing to ask: the receiver de-duplicates by ``webhook-id`` (the job id)."""

@@ -95,6 +95,11 @@ class XAdapter:
                 return str(post["id"])
         return None
 
+    async def verify(self, target: Target) -> str:
+        """``@username`` of the account the tokens act for."""
+        me = (await self._call(target, "GET", "/2/users/me")).json()["data"]
+        return f"@{me.get('username', me.get('id', ''))}"
+
     async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
         return await self._tokens.refresh(self._client, str(credentials.get("refresh_token", "")))
 
