@@ -97,10 +97,12 @@ def system(
         "OTEL_BSP_SCHEDULE_DELAY": "100",  # spans arrive within a fraction of a second
         "HERALD_GOOGLE_API_URL": google.url,
         "HERALD_GOOGLE_TOKEN_URL": f"{google.url}/token",
+        "HERALD_GOOGLE_AUTHORIZE_URL": f"{google.url}/authorize",
         "HERALD_GOOGLE_CLIENT_ID": GOOGLE_CLIENT_ID,
         "HERALD_GOOGLE_CLIENT_SECRET": GOOGLE_CLIENT_SECRET,
         "HERALD_X_API_URL": x_api.url,
         "HERALD_X_TOKEN_URL": f"{x_api.url}/2/oauth2/token",
+        "HERALD_X_AUTHORIZE_URL": f"{x_api.url}/i/oauth2/authorize",
         "HERALD_X_CLIENT_ID": X_CLIENT_ID,
         "HERALD_X_CLIENT_SECRET": X_CLIENT_SECRET,
     }

@@ -19,12 +19,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.pkce import s256
 from tests.fakes.serving import serving
 
 CLIENT_ID, CLIENT_SECRET = "herald-client", "herald-client-secret"
@@ -71,6 +73,8 @@ class GoogleBusinessFake:
     posts: dict[str, list[LocalPost]] = field(default_factory=dict)  # location name → posts
     script: list[int] = field(default_factory=list)  # statuses of the next API calls
     refreshes: int = 0
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code → (challenge, uri)
+    consent: bool = True  # what the user answers on Google's consent screen
     token_lifetime_s: int = 3599
     url: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_000_000))
@@ -85,10 +89,30 @@ class GoogleBusinessFake:
     def of(self, location: str) -> list[LocalPost]:
         return self.posts.get(location, [])
 
+    async def authorize(self, request: Request) -> Response:
+        """Google's consent screen, answered at once: a redirect with a code (or a refusal)."""
+        query = request.query_params
+        if query.get("client_id") != CLIENT_ID or query.get("response_type") != "code":
+            return JSONResponse({"error": "invalid_request"}, 400)
+        if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
+            return JSONResponse({"error": "invalid_request", "error_description": "PKCE"}, 400)
+        target, state = str(query.get("redirect_uri")), str(query.get("state"))
+        if not self.consent:
+            return RedirectResponse(
+                f"{target}?{urlencode({'error': 'access_denied', 'state': state})}"
+            )
+        code = "4/" + secrets.token_urlsafe(16)
+        self.codes[code] = (str(query["code_challenge"]), target)
+        return RedirectResponse(f"{target}?{urlencode({'code': code, 'state': state})}")
+
     async def token(self, request: Request) -> Response:
         form = await request.form()
         if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
             return JSONResponse({"error": "invalid_client"}, 401)
+        if form.get("grant_type") == "authorization_code":
+            return self._exchange(
+                form.get("code"), form.get("code_verifier"), form.get("redirect_uri")
+            )
         if form.get("grant_type") != "refresh_token":
             return JSONResponse({"error": "unsupported_grant_type"}, 400)
         account = self.refresh_tokens.get(str(form.get("refresh_token")))
@@ -105,6 +129,23 @@ class GoogleBusinessFake:
             {
                 "access_token": self.mint(account),
                 "expires_in": self.token_lifetime_s,
+                "scope": "https://www.googleapis.com/auth/business.manage",
+                "token_type": "Bearer",
+            }
+        )
+
+    def _exchange(self, code: object, verifier: object, redirect_uri: object) -> JSONResponse:
+        """A code works once, from the redirect URI it was sent to, with the PKCE verifier."""
+        issued = self.codes.pop(str(code), None)
+        if issued is None or issued[1] != redirect_uri or issued[0] != s256(str(verifier)):
+            return JSONResponse({"error": "invalid_grant", "error_description": "Bad Request"}, 400)
+        refresh = "refresh-" + secrets.token_urlsafe(8)
+        self.refresh_tokens[refresh] = "100"
+        return JSONResponse(
+            {
+                "access_token": self.mint(),
+                "expires_in": self.token_lifetime_s,
+                "refresh_token": refresh,
                 "scope": "https://www.googleapis.com/auth/business.manage",
                 "token_type": "Bearer",
             }
@@ -165,6 +206,7 @@ async def google_business_fake() -> AsyncIterator[GoogleBusinessFake]:
     app = Starlette(
         routes=[
             Route("/token", fake.token, methods=["POST"]),
+            Route("/authorize", fake.authorize),
             Route(
                 "/v4/accounts/{account}/locations/{location}/localPosts",
                 fake.local_posts,

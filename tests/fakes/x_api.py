@@ -24,13 +24,15 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.pkce import s256
 from tests.fakes.serving import serving
 
 CLIENT_ID, CLIENT_SECRET = "x-client", "x-client-secret"
@@ -69,6 +71,7 @@ class XFake:
     script: list[tuple[int, float | None]] = field(default_factory=list)  # (status, reset in s)
     processing_polls: int = 1
     refreshes: int = 0
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code → (challenge, uri)
     url: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_860_000_000))
 
@@ -104,12 +107,32 @@ class XFake:
             return self._problem(401, "Unauthorized", "Unauthorized")
         return None
 
+    async def authorize(self, request: Request) -> Response:
+        """X's consent screen, answered at once with a code (PKCE S256 required)."""
+        query = request.query_params
+        if query.get("client_id") != CLIENT_ID or query.get("code_challenge_method") != "S256":
+            return JSONResponse({"error": "invalid_request"}, 400)
+        if "offline.access" not in str(query.get("scope", "")).split():
+            return JSONResponse({"error": "invalid_scope"}, 400)  # no refresh token without it
+        code = secrets.token_urlsafe(16)
+        target = str(query.get("redirect_uri"))
+        self.codes[code] = (str(query.get("code_challenge")), target)
+        return RedirectResponse(
+            f"{target}?{urlencode({'state': query.get('state'), 'code': code})}"
+        )
+
     async def token(self, request: Request) -> Response:
         basic = request.headers.get("authorization", "").removeprefix("Basic ")
         expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         if basic != expected:
             return JSONResponse({"error": "unauthorized_client"}, 401)
         form = await request.form()
+        if form.get("grant_type") == "authorization_code":
+            issued = self.codes.pop(str(form.get("code")), None)
+            verifier = str(form.get("code_verifier"))
+            if issued is None or issued != (s256(verifier), form.get("redirect_uri")):
+                return JSONResponse({"error": "invalid_request"}, 400)
+            return self._tokens()
         old = str(form.get("refresh_token"))
         if form.get("grant_type") != "refresh_token":
             return JSONResponse({"error": "unsupported_grant_type"}, 400)
@@ -122,9 +145,12 @@ class XFake:
                 400,
             )
         self.refresh_tokens.discard(old)  # rotation: the old one is spent
+        self.refreshes += 1
+        return self._tokens()
+
+    def _tokens(self) -> JSONResponse:
         new_refresh = "x-refresh-" + secrets.token_urlsafe(8)
         self.refresh_tokens.add(new_refresh)
-        self.refreshes += 1
         return JSONResponse(
             {
                 "token_type": "bearer",
@@ -232,6 +258,7 @@ async def x_fake() -> AsyncIterator[XFake]:
     app = Starlette(
         routes=[
             Route("/2/oauth2/token", fake.token, methods=["POST"]),
+            Route("/i/oauth2/authorize", fake.authorize),
             Route("/2/media/upload/initialize", fake.initialize, methods=["POST"]),
             Route("/2/media/upload/{id}/append", fake.append, methods=["POST"]),
             Route("/2/media/upload/{id}/finalize", fake.finalize, methods=["POST"]),

@@ -13,10 +13,10 @@ import pytest
 
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
+from herald.common.oauth import OAuthClient
 from herald.common.settings import HeraldSettings
 from herald.publisher.adapters.platforms.base import Content
 from herald.publisher.adapters.platforms.google_business import GoogleBusinessAdapter
-from herald.publisher.adapters.platforms.oauth import TokenEndpoint
 from herald.publisher.domain.errors import (
     AuthExpiredError,
     PermanentPublishError,
@@ -50,11 +50,21 @@ async def files() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def adapter(fake: GoogleBusinessFake) -> AsyncIterator[GoogleBusinessAdapter]:
-    endpoint = TokenEndpoint(f"{fake.url}/token", CLIENT_ID, CLIENT_SECRET)
     async with httpx.AsyncClient(timeout=10.0) as client:
         yield GoogleBusinessAdapter(
-            client, api_url=fake.url, token_endpoint=endpoint, allow_private=True
+            client, api_url=fake.url, oauth_client=google_client(fake), allow_private=True
         )
+
+
+def google_client(fake: GoogleBusinessFake, secret: str = CLIENT_SECRET) -> OAuthClient:
+    return OAuthClient(
+        platform="google_business",
+        authorize_url=f"{fake.url}/authorize",
+        token_url=f"{fake.url}/token",
+        scopes=("https://www.googleapis.com/auth/business.manage",),
+        client_id=CLIENT_ID,
+        client_secret=secret,
+    )
 
 
 @pytest.fixture
@@ -172,9 +182,9 @@ async def test_a_revoked_grant_is_an_auth_failure(
 async def test_a_misconfigured_client_is_permanent(
     fake: GoogleBusinessFake, db: Database, box: CredentialBox, settings: HeraldSettings
 ) -> None:
-    wrong = TokenEndpoint(f"{fake.url}/token", CLIENT_ID, "not-the-secret")
+    wrong = google_client(fake, "not-the-secret")
     async with httpx.AsyncClient() as client:
-        adapter = GoogleBusinessAdapter(client, api_url=fake.url, token_endpoint=wrong)
+        adapter = GoogleBusinessAdapter(client, api_url=fake.url, oauth_client=wrong)
         access = await access_to(db, box, settings, expiring("x", -5))
         with pytest.raises(PermanentPublishError) as refused:
             await Tokens(db, box).fresh(access, adapter)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from herald.common.db.engine import Database
 from herald.common.db.models import (
     InboxMessage,
+    OAuthConnection,
     OutboxMessage,
     PublishAttempt,
     PublishJob,
@@ -92,3 +93,32 @@ async def test_old_finished_rows_are_pruned_and_live_ones_kept(
     assert await attempts() == 1, "the unfinished attempt stays"
     left = await _count(db, WebhookDelivery, WebhookDelivery.endpoint_id == endpoint)
     assert left == len(pending)
+
+
+async def test_expired_oauth_connections_are_pruned_and_live_ones_kept(
+    db: Database, tenant_id: uuid.UUID
+) -> None:
+    ids = {"expired": new_id(), "live": new_id()}
+    async with db.transaction() as session:
+        for name, expires_at in (
+            ("expired", NEW),
+            ("live", datetime.now(UTC) + timedelta(minutes=5)),
+        ):
+            session.add(
+                OAuthConnection(
+                    id=ids[name],
+                    tenant_id=tenant_id,
+                    platform="x",
+                    state_hash=uuid.uuid4().bytes,
+                    verifier_ciphertext=b"sealed",
+                    verifier_key_id="dev",
+                    redirect_uri="http://127.0.0.1/v1/oauth/callback/x",
+                    name="n",
+                    config={},
+                    expires_at=expires_at,
+                )
+            )
+    await prune_finished(db, POLICY)
+    left = await _count(db, OAuthConnection, OAuthConnection.id.in_(ids.values()))
+    assert left == 1
+    assert await _count(db, OAuthConnection, OAuthConnection.id == ids["live"]) == 1

@@ -12,9 +12,9 @@ import pytest
 
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
+from herald.common.oauth import OAuthClient
 from herald.common.settings import HeraldSettings
 from herald.publisher.adapters.platforms.base import Content
-from herald.publisher.adapters.platforms.oauth import TokenEndpoint
 from herald.publisher.adapters.platforms.x import XAdapter
 from herald.publisher.domain.errors import (
     AuthExpiredError,
@@ -44,15 +44,18 @@ async def files() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def adapter(fake: XFake) -> AsyncIterator[XAdapter]:
-    endpoint = TokenEndpoint(
-        f"{fake.url}/2/oauth2/token",
-        CLIENT_ID,
-        CLIENT_SECRET,
+    x_client = OAuthClient(
+        platform="x",
+        authorize_url=f"{fake.url}/i/oauth2/authorize",
+        token_url=f"{fake.url}/2/oauth2/token",
+        scopes=("tweet.write", "offline.access"),
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
         basic_auth=True,
         grant_errors=frozenset({"invalid_grant", "invalid_request"}),
     )
     async with httpx.AsyncClient(timeout=10.0) as client:
-        yield XAdapter(client, api_url=fake.url, token_endpoint=endpoint, allow_private=True)
+        yield XAdapter(client, api_url=fake.url, oauth_client=x_client, allow_private=True)
 
 
 @pytest.fixture

@@ -83,4 +83,5 @@ def shared_env(
         "HERALD_OPERATOR_TOKEN": operator_token,
         "HERALD_NATS_MONITOR_URL": nats_monitor_url,
         "HERALD_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",  # receivers on this machine
+        "HERALD_PUBLIC_URL": f"http://127.0.0.1:{ports.api}",  # where OAuth sends users back
     }

@@ -63,6 +63,27 @@ class HeraldSettings(BaseSettings):
         description="also export per-tenant series (herald_tenant_jobs): one per tenant and "
         "status, so only where the number of tenants is small",
     )
+    # Herald's OAuth clients: the API connects channels with them, the publisher refreshes.
+    google_authorize_url: str = Field(
+        "https://accounts.google.com/o/oauth2/v2/auth", description="Google's consent screen"
+    )
+    google_token_url: str = Field(
+        "https://oauth2.googleapis.com/token", description="Google's OAuth 2 token endpoint"
+    )
+    google_client_id: str = Field("", description="Herald's OAuth client id at Google")
+    google_client_secret: str = Field(
+        "", description="Herald's OAuth client secret at Google (never logged)", repr=False
+    )
+    x_authorize_url: str = Field(
+        "https://x.com/i/oauth2/authorize", description="X's OAuth 2 consent screen"
+    )
+    x_token_url: str = Field(
+        "https://api.x.com/2/oauth2/token", description="X's OAuth 2 token endpoint"
+    )
+    x_client_id: str = Field("", description="Herald's OAuth 2 client id at X")
+    x_client_secret: str = Field(
+        "", description="Herald's OAuth 2 client secret at X (never logged)", repr=False
+    )
     webhook_allow_private_targets: bool = Field(
         False,
         description="let webhook endpoints and the URLs of channels (a Mastodon instance) "

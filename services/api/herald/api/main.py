@@ -25,6 +25,7 @@ from herald.api.routes import (
     channels,
     events,
     jobs,
+    oauth,
     platforms,
     queue,
     silences,
@@ -39,6 +40,7 @@ from herald.common.db.engine import Database
 from herald.common.heartbeat import run_heartbeat
 from herald.common.jetstream_sync import log_sync_setting
 from herald.common.logs import configure_logging
+from herald.common.oauth import oauth_clients
 from herald.common.ops import ops_router
 from herald.common.outbox import OutboxRelay
 from herald.common.runtime import instance_id
@@ -111,6 +113,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         nats_ping=nats_ping,
         ask=ask,
         changes=feeds,
+        oauth_clients=oauth_clients(settings),
     )
     problems.install(app)
     openapi_contract.install(app)
@@ -135,6 +138,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         webhook_endpoints,
         queue,
         system,
+        oauth,
     ):
         app.include_router(module.router)
     app.include_router(alerts.system_router)

@@ -584,3 +584,33 @@ class ChannelPatch(BaseModel):
         if not self.model_fields_set:
             raise ValueError("send at least one of name, config, credentials")
         return self
+
+
+class ConnectIn(BaseModel):
+    """A channel to connect: its ``name`` and ``config`` (e.g. Google's ``location``), or the
+    ``channel_id`` of one to re-authorize."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "Downtown store", "config": {"location": "accounts/1/locations/2"}},
+                {"channel_id": "0194f0c2-7c1e-7d4a-9a53-2f1f0e7d9b11"},
+            ]
+        },
+    )
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    channel_id: uuid.UUID | None = None
+
+
+class ConnectStarted(BaseModel):
+    authorize_url: str  # where the user's browser goes to consent
+    expires_at: datetime  # the connection must be finished before this
+
+
+class OAuthConnected(BaseModel):
+    channel: ChannelOut
+    reconnected: bool  # an existing channel got new tokens
+    resumed_jobs: int  # its jobs parked in waiting_auth, requeued

@@ -47,10 +47,16 @@ class ApiSettings(HeraldSettings):
         description="comma-separated origins (https://app.example.com) browsers may call the "
         "API from; empty turns CORS off",
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="the API's URL as users' browsers reach it: OAuth platforms send them "
+        "back to {public_url}/v1/oauth/callback/{platform}, which must be registered there",
+    )
     channel_check_timeout_s: float = Field(
         30.0,
         gt=0,
-        description="POST /v1/channels/{id}/verify waits this long for a publisher's verdict",
+        description="POST /v1/channels/{id}/verify waits this long for a publisher's verdict "
+        "(a publisher gives up on the platform after HERALD_PLATFORM_TIMEOUT_S, 20 s)",
     )
     health_check_timeout_s: float = Field(
         2.0, gt=0, description="each check of GET /v1/system/health fails after this long"

@@ -7,13 +7,13 @@ import asyncio
 import httpx
 
 from herald.common.credentials import CredentialBox
+from herald.common.oauth import oauth_clients
 from herald.common.runtime import build_runtime, serve_worker
 from herald.common.settings import load_settings
 from herald.common.streams import PUBLISHER_REQUESTS
 from herald.publisher.adapters.platforms.base import PlatformAdapter
 from herald.publisher.adapters.platforms.google_business import GoogleBusinessAdapter
 from herald.publisher.adapters.platforms.mastodon import MastodonAdapter
-from herald.publisher.adapters.platforms.oauth import TokenEndpoint
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.adapters.platforms.webhook import WebhookAdapter
 from herald.publisher.adapters.platforms.x import XAdapter
@@ -31,31 +31,20 @@ async def run(settings: PublisherSettings) -> None:
     limits = httpx.Limits(max_connections=settings.concurrency * 2)
     async with httpx.AsyncClient(timeout=settings.platform_timeout_s, limits=limits) as client:
         private = settings.webhook_allow_private_targets
+        clients = oauth_clients(settings)
         adapters: dict[str, PlatformAdapter] = {
             "sandbox": SandboxAdapter(settings.sandbox_url, client),
             "mastodon": MastodonAdapter(client, allow_private=private),
             "google_business": GoogleBusinessAdapter(
                 client,
                 api_url=settings.google_api_url,
-                token_endpoint=TokenEndpoint(
-                    settings.google_token_url,
-                    settings.google_client_id,
-                    settings.google_client_secret,
-                    timeout_s=settings.platform_timeout_s,
-                ),
+                oauth_client=clients["google_business"],
                 allow_private=private,
             ),
             "x": XAdapter(
                 client,
                 api_url=settings.x_api_url,
-                token_endpoint=TokenEndpoint(
-                    settings.x_token_url,
-                    settings.x_client_id,
-                    settings.x_client_secret,
-                    basic_auth=True,
-                    grant_errors=frozenset({"invalid_grant", "invalid_request"}),
-                    timeout_s=settings.platform_timeout_s,
-                ),
+                oauth_client=clients["x"],
                 allow_private=private,
             ),
             "webhook": WebhookAdapter(client, allow_private=private),
@@ -65,7 +54,7 @@ async def run(settings: PublisherSettings) -> None:
         tokens = Tokens(runtime.db, box)
         executor = Executor(runtime, settings, adapters, box, claims, tokens)
         gate = PriorityGate(settings.concurrency, settings.priority_max_wait_s)
-        verifier = Verifier(runtime.db, box, adapters, tokens)
+        verifier = Verifier(runtime.db, box, adapters, tokens, settings.platform_timeout_s)
         router = build_router(settings, executor, gate, verifier)
         await serve_worker(runtime, [router], list(PUBLISHER_REQUESTS.values()))
 

@@ -29,18 +29,4 @@ class PublisherSettings(HeraldSettings):
     google_api_url: str = Field(
         "https://mybusiness.googleapis.com", description="Google Business Profile API base URL"
     )
-    google_token_url: str = Field(
-        "https://oauth2.googleapis.com/token", description="Google's OAuth 2 token endpoint"
-    )
-    google_client_id: str = Field("", description="Herald's OAuth client id at Google")
-    google_client_secret: str = Field(
-        "", description="Herald's OAuth client secret at Google (never logged)", repr=False
-    )
     x_api_url: str = Field("https://api.x.com", description="X API v2 base URL")
-    x_token_url: str = Field(
-        "https://api.x.com/2/oauth2/token", description="X's OAuth 2 token endpoint"
-    )
-    x_client_id: str = Field("", description="Herald's OAuth 2 client id at X")
-    x_client_secret: str = Field(
-        "", description="Herald's OAuth 2 client secret at X (never logged)", repr=False
-    )

@@ -7,6 +7,7 @@ cannot be reached changes nothing. OAuth tokens are refreshed on the way as for 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
@@ -29,10 +30,14 @@ tracer = trace.get_tracer(__name__)
 
 @dataclass
 class Verifier:
+    """``deadline_s`` bounds a whole check (name resolution, a refresh, the platform's
+    answer), so that a verdict reaches the API before it stops waiting."""
+
     db: Database
     box: CredentialBox
     adapters: dict[str, PlatformAdapter]
     tokens: Tokens
+    deadline_s: float = 20.0
 
     async def verify(self, question: VerifyChannel) -> ChannelVerdict:
         async with self.db.transaction() as session:
@@ -79,8 +84,16 @@ class Verifier:
                 message=str(unreadable),
             )
         try:
-            await self.tokens.fresh(access, adapter)
-            account = await self.tokens.with_refresh(access, adapter, adapter.verify)
+            async with asyncio.timeout(self.deadline_s):
+                await self.tokens.fresh(access, adapter)
+                account = await self.tokens.with_refresh(access, adapter, adapter.verify)
+        except TimeoutError:
+            return ChannelVerdict(
+                outcome="unreachable",
+                auth_state=channel.auth_state,
+                error_code="timeout",
+                message=f"no verdict within {self.deadline_s:g} s",
+            )
         except AuthExpiredError as refused:
             async with self.db.transaction() as session:
                 marked = await job_store.mark_reauth_required(session, channel.id, access.sealed)

@@ -438,6 +438,30 @@ class WebhookDeliveryAttempt(Base):
     worker: Mapped[str] = mapped_column(String(200))
 
 
+class OAuthConnection(Base):
+    """An OAuth connection started by ``POST /v1/channels/{platform}/connect`` and finished
+    by the platform's callback (migration 0016): the state's SHA-256, the sealed PKCE
+    verifier, the channel to make (``name``, ``config``) or to re-authorize (``channel_id``)."""
+
+    __tablename__ = "oauth_connections"
+    id: Mapped[uuid.UUID] = _id()
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    platform: Mapped[str] = mapped_column(String(40))
+    state_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    verifier_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    verifier_key_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    channel_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]]
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), doc="API key id")
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
 class IdempotencyKey(Base):
     """A POST's ``Idempotency-Key``, per API key (``herald.api.idempotency``): in progress while
     ``status`` is NULL (held by ``claim`` until ``locked_until``), then the response replayed to

@@ -9,24 +9,17 @@ connected together do not all refresh in the same second.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from herald.common.domain.token_grants import TokenGrant, credentials_of
+
+__all__ = ["TokenGrant", "expires_at", "refresh_due", "refresh_on_refusal", "refreshed"]
 
 REFRESH_MARGIN_S = 300.0
 """Refresh this long before ``expires_at`` (default 5 minutes)."""
 REFRESH_JITTER_S = 120.0
 """Up to this much earlier again, chosen at random per check (default 2 minutes)."""
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    """What a token endpoint answered: a new access token, perhaps a new (rotated) refresh
-    token, and the access token's lifetime."""
-
-    access_token: str
-    refresh_token: str | None
-    expires_in_s: float | None
 
 
 def expires_at(credentials: Mapping[str, Any]) -> datetime | None:
@@ -65,14 +58,5 @@ def refresh_on_refusal(credentials: Mapping[str, Any], already_refreshed: bool) 
 
 
 def refreshed(credentials: Mapping[str, Any], grant: TokenGrant, now: datetime) -> dict[str, Any]:
-    """The credentials after ``grant``: a platform that rotates refresh tokens sends a new
-    one (the old one no longer works); one that does not keeps the old."""
-    updated = dict(credentials)
-    updated["access_token"] = grant.access_token
-    if grant.refresh_token:
-        updated["refresh_token"] = grant.refresh_token
-    if grant.expires_in_s is not None:
-        updated["expires_at"] = (now + timedelta(seconds=grant.expires_in_s)).isoformat()
-    else:
-        updated.pop("expires_at", None)
-    return updated
+    """The credentials after a refresh (``credentials_of``, keeping what else they hold)."""
+    return credentials_of(grant, now, credentials)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from herald.common.db.models import (
     IdempotencyKey,
     InboxMessage,
+    OAuthConnection,
     OutboxMessage,
     PublishAttempt,
     PublishJob,
@@ -60,6 +61,14 @@ async def prune(session: AsyncSession, cutoffs: RetentionCutoffs, limit: int) ->
             limit,
         ),
         "idempotency_keys": await _prune_idempotency_keys(session, limit),
+        # A connection past its expiry can no longer be finished, used or not.
+        "oauth_connections": await _delete_batch(
+            session,
+            OAuthConnection,
+            OAuthConnection.id,
+            [OAuthConnection.expires_at < func.now()],
+            limit,
+        ),
         # An API key's bucket whose TAT has passed is full: deleting it changes nothing.
         "rate_limit_buckets": await _delete_batch(
             session,

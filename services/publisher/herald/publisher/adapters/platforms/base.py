@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from herald.common.domain.token_grants import TokenGrant
 from herald.common.platforms import PlatformInfo
 from herald.publisher.domain.retry_policy import RetryPolicy
-from herald.publisher.domain.token_refresh import TokenGrant
 
 
 @dataclass(frozen=True)

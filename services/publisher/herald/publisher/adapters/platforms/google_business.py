@@ -20,13 +20,13 @@ from typing import Any
 
 import httpx
 
+from herald.common.oauth import OAuthClient, TokenGrant
 from herald.common.platforms import GOOGLE_BUSINESS
 from herald.publisher.adapters.platforms import media, oauth
 from herald.publisher.adapters.platforms.base import Content, Target
 from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy
-from herald.publisher.domain.token_refresh import TokenGrant
 
 MB = 1024 * 1024
 PHOTOS = media.MediaRules({"image/jpeg": 5 * MB, "image/png": 5 * MB})
@@ -46,12 +46,12 @@ class GoogleBusinessAdapter:
         client: httpx.AsyncClient,
         *,
         api_url: str,
-        token_endpoint: oauth.TokenEndpoint,
+        oauth_client: OAuthClient,
         allow_private: bool = False,
     ):
         self._client = client
         self._api = api_url.rstrip("/")
-        self._tokens = token_endpoint
+        self._oauth = oauth_client
         self._allow_private = allow_private
 
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
@@ -88,7 +88,8 @@ class GoogleBusinessAdapter:
         return str(target.config["location"])
 
     async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
-        return await self._tokens.refresh(self._client, str(credentials.get("refresh_token", "")))
+        refresh_token = str(credentials.get("refresh_token", ""))
+        return await oauth.refresh_grant(self._client, self._oauth, refresh_token)
 
     async def _format(self, url: str) -> str:
         """PHOTO or VIDEO, from the source's type; refused before posting if Google would."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from herald.common.oauth import OAuthClient, TokenGrant
 from herald.common.platforms import X
 from herald.publisher.adapters.platforms import media, oauth
 from herald.publisher.adapters.platforms.base import Content, Target
@@ -34,7 +35,6 @@ from herald.publisher.domain.errors import (
     TransientPublishError,
 )
 from herald.publisher.domain.retry_policy import RetryPolicy
-from herald.publisher.domain.token_refresh import TokenGrant
 
 MB = 1024 * 1024
 RULES = media.MediaRules(
@@ -60,12 +60,12 @@ class XAdapter:
         client: httpx.AsyncClient,
         *,
         api_url: str,
-        token_endpoint: oauth.TokenEndpoint,
+        oauth_client: OAuthClient,
         allow_private: bool = False,
     ):
         self._client = client
         self._api = api_url.rstrip("/")
-        self._tokens = token_endpoint
+        self._oauth = oauth_client
         self._allow_private = allow_private
 
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
@@ -101,7 +101,8 @@ class XAdapter:
         return f"@{me.get('username', me.get('id', ''))}"
 
     async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
-        return await self._tokens.refresh(self._client, str(credentials.get("refresh_token", "")))
+        refresh_token = str(credentials.get("refresh_token", ""))
+        return await oauth.refresh_grant(self._client, self._oauth, refresh_token)
 
     async def _upload(self, target: Target, url: str) -> str:
         async with media.opened(self._client, url, RULES, allow_private=self._allow_private) as m:

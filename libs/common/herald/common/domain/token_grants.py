@@ -1,0 +1,38 @@
+"""What a platform's OAuth token endpoint grants, and the channel credentials it makes. Pure.
+
+A channel of an OAuth platform keeps ``access_token``, ``refresh_token`` and ``expires_at``
+(ISO 8601, UTC) in its sealed credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """A token endpoint's answer: an access token, perhaps a new (rotated) refresh token, and
+    the access token's lifetime."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_in_s: float | None
+
+
+def credentials_of(
+    grant: TokenGrant, now: datetime, previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The credentials after ``grant``: a platform that rotates refresh tokens sends a new
+    one (the old one no longer works); one that does not keeps the old."""
+    updated = dict(previous or {})
+    updated["access_token"] = grant.access_token
+    if grant.refresh_token:
+        updated["refresh_token"] = grant.refresh_token
+    if grant.expires_in_s is not None:
+        updated["expires_at"] = (now + timedelta(seconds=grant.expires_in_s)).isoformat()
+    else:
+        updated.pop("expires_at", None)
+    return updated
