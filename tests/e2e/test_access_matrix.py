@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("DELETE", "/v1/channels/{channel_id}"): ADMIN,
     ("POST", "/v1/channels/{channel_id}/disconnect"): ADMIN,
     ("POST", "/v1/channels/{channel_id}/verify"): ADMIN,
+    ("POST", "/v1/channels/{channel_id}/refresh"): ADMIN,
     ("POST", "/v1/channels/{platform}/connect"): ADMIN,
     ("GET", "/v1/oauth/callback/{platform}"): PUBLIC,
     ("POST", "/v1/assets"): EDITORS,

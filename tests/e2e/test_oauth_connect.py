@@ -67,7 +67,9 @@ async def test_connecting_google_makes_a_channel_that_publishes(
     connected = done.json()
     assert (connected["reconnected"], connected["channel"]["auth_state"]) == (False, "ok")
     assert connected["channel"]["config"] == {"location": LOCATION}
-    assert "token" not in done.text  # the tokens are sealed, never shown
+    issued = {**google.access_tokens, **google.refresh_tokens}
+    remember_secrets({f"issued-{n}": token for n, token in enumerate(issued)})  # log check too
+    assert not [token for token in issued if token in done.text]  # sealed, never shown
     assert (replayed.status_code, replayed.json()["code"]) == (422, "invalid_oauth_state")
 
     job = await _publish(api, tenant, connected["channel"]["id"], f"Opening {uuid.uuid4().hex[:6]}")

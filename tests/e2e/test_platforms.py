@@ -260,3 +260,30 @@ async def test_a_refused_verification_marks_the_channel_and_a_passing_one_resume
     )
     outcomes = [e["details"]["outcome"] for e in audit.json()["items"]]
     assert sorted(outcomes) == ["ok", "refused"]
+
+
+async def test_refresh_gets_new_tokens_now_where_there_are_tokens(
+    api: httpx.AsyncClient, tenant: Tenant, google: GoogleBusinessFake, x_api: XFake
+) -> None:
+    before = google.refreshes
+    channel = await _channel(
+        api,
+        tenant,
+        "google_business",
+        {"location": LOCATION},
+        {"access_token": google.mint(), "refresh_token": "refresh-1"},
+    )
+    response = await api.post(f"/v1/channels/{channel}/refresh", headers=tenant.auth)
+    assert response.status_code == 200, response.text
+    refreshed = response.json()
+    assert (refreshed["outcome"], google.refreshes) == ("ok", before + 1)
+    assert refreshed["token_expires_at"] is not None
+    lobby = await make_channel(api, tenant, f"lobby-{uuid.uuid4().hex[:6]}")
+    plain = await api.post(f"/v1/channels/{lobby}/refresh", headers=tenant.auth)
+    assert plain.json()["outcome"] == "unsupported"
+    spent = await _channel(
+        api, tenant, "x", {}, {"access_token": x_api.mint(), "refresh_token": "spent-long-ago"}
+    )
+    refused = (await api.post(f"/v1/channels/{spent}/refresh", headers=tenant.auth)).json()
+    assert (refused["outcome"], refused["error_code"]) == ("refused", "invalid_grant")
+    assert refused["channel"]["auth_state"] == "reauth_required"

@@ -87,3 +87,46 @@ async def test_the_tenant_settings_end_with_the_transaction(
     assert after[0] == inside[0]  # the same connection
     assert after[1] != "herald_tenant"
     assert not after[2]
+
+
+async def test_every_tenant_table_is_walled_and_the_role_reaches_nothing_else(
+    db: Database,
+) -> None:
+    """A new table with a tenant must get its policy; any other table stays out of the tenant
+    role's reach but for what a tenant's transaction needs (migrations 0015-0017)."""
+    async with db.transaction() as session:
+        tables = {
+            name: (walled, policies, has_tenant)
+            for name, walled, policies, has_tenant in (
+                await session.execute(
+                    text(
+                        """
+                        SELECT c.relname, c.relrowsecurity,
+                               (SELECT count(*) FROM pg_policies p
+                                 WHERE p.tablename = c.relname AND p.policyname = 'tenant_wall'),
+                               EXISTS (SELECT FROM information_schema.columns i
+                                        WHERE i.table_name = c.relname
+                                          AND i.column_name = 'tenant_id')
+                          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = 'public' AND c.relkind = 'r'
+                        """
+                    )
+                )
+            ).all()
+        }
+        reach = {
+            name: {
+                right
+                for right in ("SELECT", "INSERT", "UPDATE", "DELETE")
+                if await session.scalar(
+                    text("SELECT has_table_privilege('herald_tenant', :t, :r)"),
+                    {"t": f"public.{name}", "r": right},
+                )
+            }
+            for name in tables
+        }
+    owned = {name for name, (_, _, has_tenant) in tables.items() if has_tenant} | {"tenants"}
+    unwalled = sorted(n for n in owned if not (tables[n][0] and tables[n][1] == 1))
+    assert unwalled == []
+    others = {name: rights for name, rights in reach.items() if name not in owned and rights}
+    assert others == {"outbox": {"INSERT"}, "rate_limit_buckets": {"SELECT", "DELETE"}}

@@ -157,17 +157,22 @@ async def test_429_waits_until_x_rate_limit_reset(
     assert 595 <= limited.value.retry_after_s <= 601
 
 
-async def test_after_an_uncertain_attempt_the_duplicate_refusal_finds_our_post(
+async def test_lookup_finds_what_an_uncertain_attempt_posted_and_a_duplicate_is_refused(
     adapter: XAdapter,
     fake: XFake,
     db: Database,
     box: CredentialBox,
     settings: HeraldSettings,
 ) -> None:
+    """The publisher asks lookup first after an uncertain attempt; a post of the same text by
+    another job is refused, never taken for this one's."""
     given = await access(db, box, settings, fake.mint())
+    assert await adapter.lookup(given.target, "j7", POST) is None
     first = await adapter.publish(given.target, POST, "j7")  # its answer was "lost"
     assert await adapter.lookup(given.target, "j7", POST) == first
-    assert await adapter.publish(given.target, POST, "j7") == first
+    with pytest.raises(PermanentPublishError, match="duplicate content") as refused:
+        await adapter.publish(given.target, POST, "another-job")
+    assert refused.value.http_status == 403
     assert len(fake.tweets) == 1
 
 

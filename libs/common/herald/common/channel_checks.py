@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 VERIFY_SUBJECT = "herald.rpc.channels.verify"
+REFRESH_SUBJECT = "herald.rpc.channels.refresh"  # the same question: new OAuth tokens now
 VERIFY_QUEUE = "publishers"
 
 
@@ -39,3 +40,5 @@ class ChannelVerdict(BaseModel):
     account: str | None = None
     error_code: str | None = None
     message: str | None = None
+    checked: str | None = None  # SHA-256 of the sealed credentials the verdict is about
+    token_expires_at: str | None = None  # after a refresh

@@ -550,6 +550,7 @@ class ChannelVerification(BaseModel):
     account: str | None
     error_code: str | None
     message: str | None
+    token_expires_at: datetime | None = None  # after POST /v1/channels/{id}/refresh
     resumed_jobs: int  # parked jobs requeued because a reauth_required channel passed
     channel: ChannelOut
 

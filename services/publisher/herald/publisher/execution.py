@@ -204,8 +204,17 @@ class Executor:
         was shown (an auth failure marks them ``reauth_required``)."""
         now = datetime.now(UTC)
         policy = self._adapter_policy(claimed.platform)
-        decision = decide(error, claimed.attempt_in_run, policy, now, self.rng)
         async with self.runtime.db.transaction() as session:
+            if isinstance(error, AuthExpiredError) and await job_store.credentials_replaced(
+                session, claimed.channel_id, refused
+            ):  # new ones came during the call: they get a try, the job is not parked
+                error = TransientPublishError(
+                    "credentials_replaced",
+                    f"{error.message}; the channel has new credentials",
+                    http_status=error.http_status,
+                    retry_after_s=0.0,
+                )
+            decision = decide(error, claimed.attempt_in_run, policy, now, self.rng)
             await job_store.close_attempt(
                 session,
                 claimed,

@@ -6,6 +6,7 @@ from faststream.nats import NatsRouter
 from faststream.nats.annotations import NatsMessage
 
 from herald.common.channel_checks import (
+    REFRESH_SUBJECT,
     VERIFY_QUEUE,
     VERIFY_SUBJECT,
     ChannelVerdict,
@@ -20,6 +21,8 @@ from herald.publisher.leases import renewal_interval
 from herald.publisher.settings import PublisherSettings
 from herald.publisher.verification import Verifier
 
+CHECK_WORKERS = 8
+
 
 def build_router(
     settings: PublisherSettings, executor: Executor, gate: PriorityGate, verifier: Verifier
@@ -28,10 +31,16 @@ def build_router(
     for priority, spec in PUBLISHER_REQUESTS.items():
         _on_requests(router, spec, priority, settings, executor, gate)
 
-    @router.subscriber(VERIFY_SUBJECT, queue=VERIFY_QUEUE)
+    # several checks at once: one slow platform must not hold the others past the API's wait
+    @router.subscriber(VERIFY_SUBJECT, queue=VERIFY_QUEUE, max_workers=CHECK_WORKERS)
     async def on_verify_channel(question: VerifyChannel) -> ChannelVerdict:
         """POST /v1/channels/{id}/verify, asked over core NATS: one publisher answers."""
         return await verifier.verify(question)
+
+    @router.subscriber(REFRESH_SUBJECT, queue=VERIFY_QUEUE, max_workers=CHECK_WORKERS)
+    async def on_refresh_channel(question: VerifyChannel) -> ChannelVerdict:
+        """POST /v1/channels/{id}/refresh: new OAuth tokens now."""
+        return await verifier.refresh(question)
 
     return router
 

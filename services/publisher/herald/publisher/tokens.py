@@ -10,6 +10,7 @@ sealed and stored before they are used.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,10 @@ class Tokens:
         ):
             await self._refresh(access, adapter, "expiring")
 
+    async def refresh_now(self, access: Access, adapter: RefreshingAdapter) -> None:
+        """Refresh whatever the expiry (an admin asked): unless another worker just did."""
+        await self._refresh(access, adapter, "requested")
+
     async def publish(
         self, access: Access, adapter: PlatformAdapter, content: Content, key: str
     ) -> str:
@@ -99,7 +104,9 @@ class Tokens:
         attributes = {"herald.platform": platform, "herald.reason": reason}
         with tracer.start_as_current_span("token.refresh", attributes=attributes):
             try:
-                outcome = await self._refresh_locked(access, adapter)
+                # shielded: once the platform has rotated the refresh token, the new one must
+                # be stored even if the caller stops waiting (a verify's deadline)
+                outcome = await asyncio.shield(self._refresh_locked(access, adapter))
             except PublishError as error:
                 metrics.TOKEN_REFRESHES.labels(platform, error.error_class).inc()
                 log.warning(

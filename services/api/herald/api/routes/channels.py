@@ -10,10 +10,12 @@ import structlog
 from fastapi import APIRouter, Response
 
 from herald.api.adapters.repositories import ChannelRepository
-from herald.api.auth import Role, State, Who, require
+from herald.api.auth import Principal, Role, State, Who, require
 from herald.api.schemas import ChannelIn, ChannelOut, ChannelPatch, ChannelVerification
 from herald.api.service_layer import audit, channel_checks, channels
 from herald.api.service_layer.errors import NotFound
+from herald.api.state import AppState
+from herald.common.channel_checks import REFRESH_SUBJECT, VERIFY_SUBJECT
 from herald.common.db.models import Channel
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
@@ -68,10 +70,23 @@ async def verify_channel(channel_id: uuid.UUID, who: Who, state: State) -> Chann
     publisher; OAuth tokens are refreshed on the way). A refusal marks the channel
     ``reauth_required``; a ``reauth_required`` channel that passes is ``ok`` again and its
     parked jobs resume. 503 ``publisher_unavailable`` when no publisher answers."""
-    checked = await channel_checks.verify(state, who, channel_id, datetime.now(UTC))
+    return await _checked(state, who, channel_id, VERIFY_SUBJECT)
+
+
+@router.post("/{channel_id}/refresh", dependencies=ADMIN)
+async def refresh_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelVerification:
+    """New OAuth tokens now (Google Business Profile, X), whatever their expiry: the token
+    endpoint's verdict, as for verify (``unsupported`` for platforms without tokens)."""
+    return await _checked(state, who, channel_id, REFRESH_SUBJECT)
+
+
+async def _checked(
+    state: AppState, who: Principal, channel_id: uuid.UUID, subject: str
+) -> ChannelVerification:
+    checked = await channel_checks.check(state, who, channel_id, datetime.now(UTC), subject)
     verdict = checked.verdict
     log.info(
-        "channel.verified",
+        channel_checks.ACTIONS[subject],
         channel_id=str(channel_id),
         outcome=verdict.outcome,
         error_code=verdict.error_code,
@@ -84,6 +99,7 @@ async def verify_channel(channel_id: uuid.UUID, who: Who, state: State) -> Chann
         account=verdict.account,
         error_code=verdict.error_code,
         message=verdict.message,
+        token_expires_at=verdict.token_expires_at,
         resumed_jobs=checked.resumed,
         channel=_out(checked.channel),
     )

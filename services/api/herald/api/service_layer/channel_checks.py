@@ -8,6 +8,7 @@ resume, as with new credentials.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,15 @@ from herald.api.service_layer import audit, channels
 from herald.api.service_layer.errors import NotFound, Unavailable
 from herald.api.service_layer.job_control import resume_waiting_auth
 from herald.api.state import AppState
-from herald.common.channel_checks import VERIFY_SUBJECT, ChannelVerdict, VerifyChannel
+from herald.common.channel_checks import (
+    REFRESH_SUBJECT,
+    VERIFY_SUBJECT,
+    ChannelVerdict,
+    VerifyChannel,
+)
 from herald.common.db.models import Channel, OutboxMessage, PublishJob
+
+ACTIONS = {VERIFY_SUBJECT: "channel.verified", REFRESH_SUBJECT: "channel.tokens_refreshed"}
 
 
 class PublisherUnavailable(Unavailable):
@@ -38,24 +46,35 @@ class Checked:
     resumed: int
 
 
-async def verify(state: AppState, who: Principal, channel_id: uuid.UUID, now: datetime) -> Checked:
+async def check(
+    state: AppState,
+    who: Principal,
+    channel_id: uuid.UUID,
+    now: datetime,
+    subject: str = VERIFY_SUBJECT,
+) -> Checked:
+    """Ask a publisher on ``subject`` (verify, or refresh) about the tenant's channel."""
     async with state.db.transaction(who.tenant_id) as session:
         await channels.locked(session, who.tenant_id, channel_id)  # 404 before asking
-    verdict = await _ask(state, VerifyChannel(tenant_id=who.tenant_id, channel_id=channel_id))
+    question = VerifyChannel(tenant_id=who.tenant_id, channel_id=channel_id)
+    verdict = await _ask(state, subject, question)
     if verdict.outcome == "not_found":  # deleted meanwhile
         raise NotFound("channel")
     staged: list[OutboxMessage] = []
     resumed: list[PublishJob] = []
     async with state.db.transaction(who.tenant_id) as session:
         channel = await channels.locked(session, who.tenant_id, channel_id)
-        if verdict.outcome == "ok" and channel.auth_state == channels.AuthState.REAUTH_REQUIRED:
+        # resumed only if the verdict is about the credentials stored now, not older ones
+        current = hashlib.sha256(channel.credentials_ciphertext or b"").hexdigest()
+        passed = verdict.outcome == "ok" and verdict.checked == current
+        if passed and channel.auth_state == channels.AuthState.REAUTH_REQUIRED:
             channel.auth_state = channels.AuthState.OK
             resumed, staged = await resume_waiting_auth(session, who.tenant_id, channel.id, now)
         audit.record(
             session,
             who.tenant_id,
             who,
-            "channel.verified",
+            ACTIONS[subject],
             "channel",
             channel_id,
             outcome=verdict.outcome,
@@ -66,12 +85,12 @@ async def verify(state: AppState, who: Principal, channel_id: uuid.UUID, now: da
     return Checked(channel, verdict, len(resumed))
 
 
-async def _ask(state: AppState, question: VerifyChannel) -> ChannelVerdict:
+async def _ask(state: AppState, subject: str, question: VerifyChannel) -> ChannelVerdict:
     headers: dict[str, str] = {}
     propagate.inject(headers)  # the publisher's span joins the request's trace
     try:
         answer = await state.ask(
-            VERIFY_SUBJECT,
+            subject,
             question.model_dump_json().encode(),
             headers,
             state.settings.channel_check_timeout_s,

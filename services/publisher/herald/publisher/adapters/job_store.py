@@ -296,3 +296,16 @@ async def mark_reauth_required(
         .values(auth_state="reauth_required")
     )
     return bool(marked.rowcount)  # type: ignore[attr-defined]
+
+
+async def credentials_replaced(
+    session: AsyncSession, channel_id: uuid.UUID, refused: Sealed | None
+) -> bool:
+    """Whether the channel holds other credentials than the refused ones (``None``: none
+    were used). Takes the channel's row lock first, as a credential change does, so that a
+    change either came before (and this job retries) or comes after and finds it parked."""
+    current = await session.scalar(
+        select(Channel.credentials_ciphertext).where(Channel.id == channel_id).with_for_update()
+    )
+    used = refused.ciphertext if refused is not None else None
+    return current is not None and current != used

@@ -6,9 +6,10 @@ The API as docs.x.com documents it:
   ``POST /2/media/upload/{id}/finalize``, and for video ``GET /2/media/upload?command=STATUS``
   until processing succeeds. The source is read a segment at a time: memory holds one segment.
   X needs the size first, so a source that does not declare it is refused before the upload.
-- post: ``POST /2/tweets`` → 201 ``{"data": {"id"}}``. X keeps no idempotency key, but refuses
-  the same text twice (403 "duplicate content"): after an uncertain attempt that refusal
-  means our post exists, and ``lookup`` finds it among the account's latest posts.
+- post: ``POST /2/tweets`` → 201 ``{"data": {"id"}}``. X keeps no idempotency key: after an
+  uncertain attempt the publisher asks ``lookup`` first, which looks for our text among the
+  account's latest posts. X refuses the same text twice (403 "duplicate content"), a
+  permanent error: the other post may not be ours, so it is never taken for ours.
 - OAuth 2 with PKCE; refresh tokens rotate (each works once), the client authenticates with
   HTTP Basic, and a spent or revoked refresh token is answered ``invalid_request``.
 - Rate limits in ``x-rate-limit-*``; a 429's wait is ``x-rate-limit-reset`` (Unix seconds).
@@ -74,14 +75,7 @@ class XAdapter:
         body: dict[str, Any] = {"text": text}
         if ids:
             body["media"] = {"media_ids": ids}
-        try:
-            answer = await self._call(target, "POST", "/2/tweets", json=body)
-        except PermanentPublishError as refused:
-            if refused.http_status == 403 and "duplicate" in refused.message.lower():
-                found = await self.lookup(target, idempotency_key, content)
-                if found is not None:  # an earlier attempt of ours made it
-                    return found
-            raise
+        answer = await self._call(target, "POST", "/2/tweets", json=body)
         return str(answer.json()["data"]["id"])
 
     async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
