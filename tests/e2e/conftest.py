@@ -25,6 +25,9 @@ from tests.conftest import fresh_database
 from tests.fakes.google_business import CLIENT_ID as GOOGLE_CLIENT_ID
 from tests.fakes.google_business import CLIENT_SECRET as GOOGLE_CLIENT_SECRET
 from tests.fakes.google_business import GoogleBusinessFake, google_business_fake
+from tests.fakes.linkedin import CLIENT_ID as LINKEDIN_CLIENT_ID
+from tests.fakes.linkedin import CLIENT_SECRET as LINKEDIN_CLIENT_SECRET
+from tests.fakes.linkedin import LinkedInFake, linkedin_fake
 from tests.fakes.x_api import CLIENT_ID as X_CLIENT_ID
 from tests.fakes.x_api import CLIENT_SECRET as X_CLIENT_SECRET
 from tests.fakes.x_api import XFake, x_fake
@@ -65,6 +68,13 @@ async def x_api() -> AsyncIterator[XFake]:
 
 
 @pytest.fixture(scope="package")
+async def linkedin() -> AsyncIterator[LinkedInFake]:
+    """LinkedIn's REST API and token endpoint, where the fleet's publishers go."""
+    async with linkedin_fake() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="package")
 def system(
     infra_dir: Path,
     nats_url: str,
@@ -72,6 +82,7 @@ def system(
     collector: Collector,
     google: GoogleBusinessFake,
     x_api: XFake,
+    linkedin: LinkedInFake,
 ) -> Iterator[System]:
     database_url = fresh_database(postgres_admin_url, "herald_e2e")
     ports = Ports(
@@ -105,6 +116,11 @@ def system(
         "HERALD_X_AUTHORIZE_URL": f"{x_api.url}/i/oauth2/authorize",
         "HERALD_X_CLIENT_ID": X_CLIENT_ID,
         "HERALD_X_CLIENT_SECRET": X_CLIENT_SECRET,
+        "HERALD_LINKEDIN_API_URL": linkedin.url,
+        "HERALD_LINKEDIN_TOKEN_URL": f"{linkedin.url}/oauth/v2/accessToken",
+        "HERALD_LINKEDIN_AUTHORIZE_URL": f"{linkedin.url}/oauth/v2/authorization",
+        "HERALD_LINKEDIN_CLIENT_ID": LINKEDIN_CLIENT_ID,
+        "HERALD_LINKEDIN_CLIENT_SECRET": LINKEDIN_CLIENT_SECRET,
     }
     fleet = Fleet(specs, sink, env)
     fleet.start()

@@ -12,6 +12,7 @@ import pytest
 from herald.common.webhooks import new_secret
 from tests.e2e.conftest import Tenant, eventually, make_channel, remember_secrets
 from tests.fakes.google_business import GoogleBusinessFake
+from tests.fakes.linkedin import ORGANIZATION, LinkedInFake
 from tests.fakes.mastodon import MastodonFake, mastodon_fake
 from tests.fakes.media_host import media_host, sha256_of
 from tests.fakes.x_api import XFake
@@ -99,6 +100,7 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
     mastodon: MastodonFake,
     google: GoogleBusinessFake,
     x_api: XFake,
+    linkedin: LinkedInFake,
     files: str,
 ) -> None:
     """The Google and X channels' access tokens are stale: the publisher refreshes them on
@@ -121,6 +123,9 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
             ),
             "x": await _channel(
                 api, tenant, "x", {}, {"access_token": "stale", "refresh_token": x_refresh}
+            ),
+            "linkedin": await _channel(
+                api, tenant, "linkedin", {"author": ORGANIZATION}, {"access_token": linkedin.mint()}
             ),
             "webhook": await _channel(
                 api, tenant, "webhook", {"url": receiver.url}, {"secret": secret}
@@ -150,6 +155,8 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
     [tweet] = [t for t in x_api.tweets if t.id == external["x"]]
     assert tweet.text == "Grand opening\n\nDoors open at 9."
     assert x_refresh not in x_api.refresh_tokens  # spent; its successor is stored sealed
+    [share] = [p for p in linkedin.posts if p.urn == external["linkedin"]]
+    assert [linkedin.images[i].size for i in share.images] == [250000]
     [hook] = receiver.received
     assert hook.verifies_with(secret)
     assert hook.webhook_id == external["webhook"] == jobs[channels["webhook"]]

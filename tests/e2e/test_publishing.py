@@ -270,7 +270,7 @@ async def test_platforms_are_listed(api: httpx.AsyncClient, tenant: Tenant) -> N
     response = await api.get("/v1/platforms", headers=tenant.auth)
     assert response.status_code == 200
     listed = {p["name"]: p for p in response.json()}
-    assert set(listed) == {"sandbox", "mastodon", "google_business", "x", "webhook"}
+    assert set(listed) == {"sandbox", "mastodon", "google_business", "x", "linkedin", "webhook"}
     assert listed["sandbox"]["capabilities"] == {"lookup": True, "oauth": False, "media": True}
     assert listed["google_business"]["capabilities"] == {
         "lookup": True,

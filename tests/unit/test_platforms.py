@@ -26,7 +26,7 @@ MULTI = PlatformInfo(
 
 
 def test_catalog_lists_every_platform_by_name() -> None:
-    assert set(CATALOG) == {"sandbox", "mastodon", "google_business", "x", "webhook"}
+    assert set(CATALOG) == {"sandbox", "mastodon", "google_business", "x", "linkedin", "webhook"}
     assert all(CATALOG[name].name == name for name in CATALOG)
     assert CATALOG["sandbox"] is SANDBOX
     assert SANDBOX.required_config == ("account",)

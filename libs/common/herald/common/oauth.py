@@ -101,6 +101,14 @@ def oauth_clients(settings: HeraldSettings) -> dict[str, OAuthClient]:
             basic_auth=True,
             grant_errors=frozenset({"invalid_grant", "invalid_request"}),
         ),
+        "linkedin": OAuthClient(
+            platform="linkedin",
+            authorize_url=settings.linkedin_authorize_url,
+            token_url=settings.linkedin_token_url,
+            scopes=("w_organization_social", "r_organization_social", "w_member_social"),
+            client_id=settings.linkedin_client_id,
+            client_secret=settings.linkedin_client_secret,
+        ),
     }
 
 

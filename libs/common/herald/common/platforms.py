@@ -99,8 +99,21 @@ X = PlatformInfo(
     rate_limit=RateLimit(per_period=50, period_s=86400.0, burst=5),  # posts a day per account
 )
 
+LINKEDIN = PlatformInfo(
+    name="linkedin",
+    title="LinkedIn",
+    lookup=True,  # no idempotency key: our text among the author's latest posts
+    oauth=True,  # 60-day access tokens; refresh tokens for the apps LinkedIn allows them
+    media=True,  # images (one, or two to twenty); video not yet
+    required_config=("author",),
+    required_credentials=("access_token",),
+    # about 150 posts a day per member or organization
+    rate_limit=RateLimit(per_period=150, period_s=86400.0, burst=10),
+    formats=(("author", r"urn:li:(organization|person):[A-Za-z0-9_-]+"),),
+)
+
 CATALOG: dict[str, PlatformInfo] = {
-    p.name: p for p in (SANDBOX, MASTODON, GOOGLE_BUSINESS, X, WEBHOOK)
+    p.name: p for p in (SANDBOX, MASTODON, GOOGLE_BUSINESS, X, LINKEDIN, WEBHOOK)
 }
 
 

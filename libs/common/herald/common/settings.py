@@ -84,6 +84,18 @@ class HeraldSettings(BaseSettings):
     x_client_secret: str = Field(
         "", description="Herald's OAuth 2 client secret at X (never logged)", repr=False
     )
+    linkedin_authorize_url: str = Field(
+        "https://www.linkedin.com/oauth/v2/authorization",
+        description="LinkedIn's OAuth 2 consent screen",
+    )
+    linkedin_token_url: str = Field(
+        "https://www.linkedin.com/oauth/v2/accessToken",
+        description="LinkedIn's OAuth 2 token endpoint",
+    )
+    linkedin_client_id: str = Field("", description="Herald's OAuth client id at LinkedIn")
+    linkedin_client_secret: str = Field(
+        "", description="Herald's OAuth client secret at LinkedIn (never logged)", repr=False
+    )
     webhook_allow_private_targets: bool = Field(
         False,
         description="let webhook endpoints and the URLs of channels (a Mastodon instance) "

@@ -13,6 +13,7 @@ from herald.common.settings import load_settings
 from herald.common.streams import PUBLISHER_REQUESTS
 from herald.publisher.adapters.platforms.base import PlatformAdapter
 from herald.publisher.adapters.platforms.google_business import GoogleBusinessAdapter
+from herald.publisher.adapters.platforms.linkedin import LinkedInAdapter
 from herald.publisher.adapters.platforms.mastodon import MastodonAdapter
 from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.adapters.platforms.webhook import WebhookAdapter
@@ -45,6 +46,12 @@ async def run(settings: PublisherSettings) -> None:
                 client,
                 api_url=settings.x_api_url,
                 oauth_client=clients["x"],
+                allow_private=private,
+            ),
+            "linkedin": LinkedInAdapter(
+                client,
+                api_url=settings.linkedin_api_url,
+                oauth_client=clients["linkedin"],
                 allow_private=private,
             ),
             "webhook": WebhookAdapter(client, allow_private=private),

@@ -30,3 +30,6 @@ class PublisherSettings(HeraldSettings):
         "https://mybusiness.googleapis.com", description="Google Business Profile API base URL"
     )
     x_api_url: str = Field("https://api.x.com", description="X API v2 base URL")
+    linkedin_api_url: str = Field(
+        "https://api.linkedin.com", description="LinkedIn's versioned REST API base URL"
+    )

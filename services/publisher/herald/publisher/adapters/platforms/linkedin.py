@@ -1,0 +1,165 @@
+"""LinkedIn: a post by the organization (or member) the channel names, through the versioned
+REST API as Microsoft Learn documents it (Posts API, Images API).
+
+- Every call sends ``LinkedIn-Version`` (YYYYMM) and ``X-Restli-Protocol-Version: 2.0.0``.
+- images: ``POST /rest/images?action=initializeUpload`` gives an upload URL and the image's
+  URN; the bytes are ``PUT`` there as a stream from the source (JPEG, PNG, GIF up to 36 MB
+  here). One image is ``content.media``; two to twenty are ``content.multiImage``. Video
+  takes LinkedIn's multipart Videos API, not built yet: refused before any upload.
+- post: ``POST /rest/posts`` → 201 with the URN in ``x-restli-id``. LinkedIn keeps no
+  idempotency key; ``lookup`` reads the author's latest posts for our text, and the same
+  commentary twice is refused (422 DUPLICATE_POST), a permanent error.
+- OAuth 2: tokens live 60 days, refresh tokens a year (for apps LinkedIn allows them);
+  errors are ``{"status", "serviceErrorCode", "code", "message"}``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from herald.common.oauth import OAuthClient, TokenGrant
+from herald.common.platforms import LINKEDIN
+from herald.publisher.adapters.platforms import media, oauth
+from herald.publisher.adapters.platforms.base import Content, Target
+from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
+from herald.publisher.domain.errors import PermanentPublishError, PublishError
+from herald.publisher.domain.retry_policy import RetryPolicy
+
+MB = 1024 * 1024
+RULES = media.MediaRules(dict.fromkeys(("image/jpeg", "image/png", "image/gif"), 36 * MB))
+API_VERSION = "202511"
+MAX_TEXT = 3000
+MAX_IMAGES = 20
+LOOKUP_DEPTH = 20
+
+
+class LinkedInAdapter:
+    info = LINKEDIN
+    retry_policy = RetryPolicy()
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        api_url: str,
+        oauth_client: OAuthClient,
+        allow_private: bool = False,
+    ):
+        self._client = client
+        self._api = api_url.rstrip("/")
+        self._oauth = oauth_client
+        self._allow_private = allow_private
+
+    async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
+        text = _text(content)
+        author = str(target.config["author"])
+        images = [await self._upload(target, author, url) for url in content.media_urls]
+        body: dict[str, Any] = {
+            "author": author,
+            "commentary": text,
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        if len(images) == 1:
+            body["content"] = {"media": {"id": images[0]}}
+        elif images:
+            body["content"] = {"multiImage": {"images": [{"id": i} for i in images]}}
+        answer = await self._call(target, "POST", "/rest/posts", json=body)
+        urn = str(answer.headers.get("x-restli-id") or "")
+        if not urn:
+            raise PermanentPublishError("no_post_id", "LinkedIn answered 201 without x-restli-id")
+        return urn
+
+    async def lookup(self, target: Target, idempotency_key: str, content: Content) -> str | None:
+        params = {"q": "author", "author": target.config["author"], "count": LOOKUP_DEPTH}
+        answer = await self._call(target, "GET", "/rest/posts", params=params)
+        text = _text(content)
+        for post in answer.json().get("elements", []):
+            if post.get("commentary") == text:
+                return str(post["id"])
+        return None
+
+    async def verify(self, target: Target) -> str:
+        """The author, once LinkedIn lets these tokens read its posts."""
+        params = {"q": "author", "author": target.config["author"], "count": 1}
+        await self._call(target, "GET", "/rest/posts", params=params)
+        return str(target.config["author"])
+
+    async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
+        refresh_token = str(credentials.get("refresh_token", ""))
+        return await oauth.refresh_grant(self._client, self._oauth, refresh_token)
+
+    async def _upload(self, target: Target, author: str, url: str) -> str:
+        async with media.opened(self._client, url, RULES, allow_private=self._allow_private) as m:
+            started = await self._call(
+                target,
+                "POST",
+                "/rest/images",
+                params={"action": "initializeUpload"},
+                json={"initializeUploadRequest": {"owner": author}},
+            )
+            value = started.json()["value"]
+            headers = {"Content-Type": m.content_type}
+            if m.length is not None:
+                headers["Content-Length"] = str(m.length)
+            await self._call(target, "PUT", value["uploadUrl"], content=m.chunks(), headers=headers)
+        return str(value["image"])
+
+    async def _call(
+        self,
+        target: Target,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        url = path if path.startswith("http") else f"{self._api}{path}"
+        sent = {
+            **(headers or {}),
+            "Authorization": f"Bearer {target.credentials.get('access_token', '')}",
+            "LinkedIn-Version": API_VERSION,
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
+        try:
+            response = await self._client.request(method, url, headers=sent, **kwargs)
+        except httpx.HTTPError as error:
+            raise classify_transport(error) from error
+        if response.is_success:
+            return response
+        raise _refused(response)
+
+
+def _refused(response: httpx.Response) -> PublishError:
+    error = classify_response(
+        response.status_code, response.headers.get("retry-after"), datetime.now(UTC)
+    )
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if isinstance(body, dict) and body.get("message"):
+        error.message = f"{error.message}: {body.get('code', '')} {body['message']}"[:500]
+        error.args = (error.message,)
+    return error
+
+
+def _text(content: Content) -> str:
+    text = f"{content.title}\n\n{content.body}".strip()
+    if len(text) > MAX_TEXT:
+        raise PermanentPublishError(
+            "text_too_long", f"the post is {len(text)} characters; LinkedIn takes {MAX_TEXT}"
+        )
+    if len(content.media_urls) > MAX_IMAGES:
+        raise PermanentPublishError(
+            "too_many_media", f"{len(content.media_urls)} images; a post takes {MAX_IMAGES}"
+        )
+    return text
