@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 
-from herald.common.oauth import OAuthClient, TokenGrant
 from herald.common.platforms import GOOGLE_BUSINESS
-from herald.publisher.adapters.platforms import media, oauth
+from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
-from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
+from herald.publisher.adapters.platforms.http_errors import classify_response
+from herald.publisher.adapters.platforms.oauth_api import OAuthApiAdapter
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy
 
@@ -37,22 +37,9 @@ LOOKUP_WINDOW = timedelta(days=1)
 """How far back ``lookup`` trusts a post with the same summary to be ours."""
 
 
-class GoogleBusinessAdapter:
+class GoogleBusinessAdapter(OAuthApiAdapter):
     info = GOOGLE_BUSINESS
     retry_policy = RetryPolicy()
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        api_url: str,
-        oauth_client: OAuthClient,
-        allow_private: bool = False,
-    ):
-        self._client = client
-        self._api = api_url.rstrip("/")
-        self._oauth = oauth_client
-        self._allow_private = allow_private
 
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
         summary = _summary(content)
@@ -87,25 +74,13 @@ class GoogleBusinessAdapter:
         await self._call("GET", _posts_url(self._api, target), target, params={"pageSize": 1})
         return str(target.config["location"])
 
-    async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
-        refresh_token = str(credentials.get("refresh_token", ""))
-        return await oauth.refresh_grant(self._client, self._oauth, refresh_token)
-
     async def _format(self, url: str) -> str:
         """PHOTO or VIDEO, from the source's type; refused before posting if Google would."""
         async with media.opened(self._client, url, RULES, allow_private=self._allow_private) as m:
             return "VIDEO" if m.content_type in VIDEOS.limits else "PHOTO"
 
     async def _call(self, method: str, url: str, target: Target, **kwargs: Any) -> httpx.Response:
-        token = target.credentials.get("access_token", "")
-        headers = {"Authorization": f"Bearer {token}"}
-        try:
-            response = await self._client.request(method, url, headers=headers, **kwargs)
-        except httpx.HTTPError as error:
-            raise classify_transport(error) from error
-        if response.is_success:
-            return response
-        raise _refused(response)
+        return await self._send(target, method, url, _refused, **kwargs)
 
 
 def _refused(response: httpx.Response) -> PublishError:

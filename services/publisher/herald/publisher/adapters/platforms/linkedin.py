@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 
-from herald.common.oauth import OAuthClient, TokenGrant
 from herald.common.platforms import LINKEDIN
-from herald.publisher.adapters.platforms import media, oauth
+from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
-from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
+from herald.publisher.adapters.platforms.http_errors import classify_response
+from herald.publisher.adapters.platforms.oauth_api import OAuthApiAdapter
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy
 
@@ -36,22 +36,9 @@ MAX_IMAGES = 20
 LOOKUP_DEPTH = 20
 
 
-class LinkedInAdapter:
+class LinkedInAdapter(OAuthApiAdapter):
     info = LINKEDIN
     retry_policy = RetryPolicy()
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        api_url: str,
-        oauth_client: OAuthClient,
-        allow_private: bool = False,
-    ):
-        self._client = client
-        self._api = api_url.rstrip("/")
-        self._oauth = oauth_client
-        self._allow_private = allow_private
 
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
         text = _text(content)
@@ -94,10 +81,6 @@ class LinkedInAdapter:
         await self._call(target, "GET", "/rest/posts", params=params)
         return str(target.config["author"])
 
-    async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
-        refresh_token = str(credentials.get("refresh_token", ""))
-        return await oauth.refresh_grant(self._client, self._oauth, refresh_token)
-
     async def _upload(self, target: Target, author: str, url: str) -> str:
         async with media.opened(self._client, url, RULES, allow_private=self._allow_private) as m:
             started = await self._call(
@@ -123,19 +106,12 @@ class LinkedInAdapter:
         **kwargs: Any,
     ) -> httpx.Response:
         url = path if path.startswith("http") else f"{self._api}{path}"
-        sent = {
+        versioned = {
             **(headers or {}),
-            "Authorization": f"Bearer {target.credentials.get('access_token', '')}",
             "LinkedIn-Version": API_VERSION,
             "X-Restli-Protocol-Version": "2.0.0",
         }
-        try:
-            response = await self._client.request(method, url, headers=sent, **kwargs)
-        except httpx.HTTPError as error:
-            raise classify_transport(error) from error
-        if response.is_success:
-            return response
-        raise _refused(response)
+        return await self._send(target, method, url, _refused, versioned, **kwargs)
 
 
 def _refused(response: httpx.Response) -> PublishError:

@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from herald.common.oauth import OAuthClient, TokenGrant
 from herald.common.platforms import X
-from herald.publisher.adapters.platforms import media, oauth
+from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
-from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
+from herald.publisher.adapters.platforms.http_errors import classify_response
+from herald.publisher.adapters.platforms.oauth_api import OAuthApiAdapter
 from herald.publisher.domain.errors import (
     PermanentPublishError,
     PublishError,
@@ -52,22 +52,9 @@ PROCESSING_DEADLINE_S = 120.0
 TIMELINE_DEPTH = 20  # posts of the account that ``lookup`` reads
 
 
-class XAdapter:
+class XAdapter(OAuthApiAdapter):
     info = X
     retry_policy = RetryPolicy()
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        api_url: str,
-        oauth_client: OAuthClient,
-        allow_private: bool = False,
-    ):
-        self._client = client
-        self._api = api_url.rstrip("/")
-        self._oauth = oauth_client
-        self._allow_private = allow_private
 
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
         text = _text(content)
@@ -93,10 +80,6 @@ class XAdapter:
         """``@username`` of the account the tokens act for."""
         me = (await self._call(target, "GET", "/2/users/me")).json()["data"]
         return f"@{me.get('username', me.get('id', ''))}"
-
-    async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
-        refresh_token = str(credentials.get("refresh_token", ""))
-        return await oauth.refresh_grant(self._client, self._oauth, refresh_token)
 
     async def _upload(self, target: Target, url: str) -> str:
         async with media.opened(self._client, url, RULES, allow_private=self._allow_private) as m:
@@ -174,17 +157,8 @@ class XAdapter:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        token = target.credentials.get("access_token", "")
-        headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
-        try:
-            response = await self._client.request(
-                method, f"{self._api}{path}", headers=headers, **kwargs
-            )
-        except httpx.HTTPError as error:
-            raise classify_transport(error) from error
-        if response.is_success:
-            return response
-        raise _refused(response)
+        url = f"{self._api}{path}"
+        return await self._send(target, method, url, _refused, headers, **kwargs)
 
 
 def _refused(response: httpx.Response) -> PublishError:
