@@ -3,6 +3,7 @@ platform is a contract fake of its documented API (the sandbox is our own)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -294,3 +295,19 @@ async def test_refresh_gets_new_tokens_now_where_there_are_tokens(
     refused = (await api.post(f"/v1/channels/{spent}/refresh", headers=tenant.auth)).json()
     assert (refused["outcome"], refused["error_code"]) == ("refused", "invalid_grant")
     assert refused["channel"]["auth_state"] == "reauth_required"
+
+
+async def test_a_platform_answer_the_adapter_cannot_read_is_a_verdict_not_a_timeout(
+    api: httpx.AsyncClient, tenant: Tenant, x_api: XFake
+) -> None:
+    """A 200 without the documented body (a proxy's page, say) crashes the adapter's reading:
+    the publisher still answers, and the API does not wait out its deadline for a 503."""
+    channel = await _channel(
+        api, tenant, "x", {}, {"access_token": x_api.mint(), "refresh_token": "unused"}
+    )
+    x_api.script.append((200, None))
+    started = time.monotonic()
+    checked = await _verify(api, tenant, channel)
+    assert (checked["outcome"], checked["error_code"]) == ("unreachable", "adapter_error")
+    assert time.monotonic() - started < 10
+    assert checked["channel"]["auth_state"] == "ok"  # type: ignore[index]

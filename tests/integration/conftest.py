@@ -18,6 +18,7 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.ids import new_id
 from herald.common.settings import HeraldSettings
 from herald.common.streams import ensure_streams
+from tests.fakes.media_host import media_host
 from tests.integration.webhook_rows import add_tenant
 from tests.webhook_receiver import Receiver, webhook_receiver
 
@@ -38,6 +39,19 @@ async def nc(nats_url: str, settings: HeraldSettings) -> AsyncIterator[Client]:
 @pytest.fixture(scope="session")
 def js(nc: Client) -> JetStreamContext:
     return nc.jetstream()
+
+
+@pytest.fixture
+def box(settings: HeraldSettings) -> CredentialBox:
+    """The session's credential key ring, as the services have it."""
+    return CredentialBox.from_setting(settings.credential_keys)
+
+
+@pytest.fixture
+async def files() -> AsyncIterator[str]:
+    """A media host (``tests.fakes.media_host``): its base URL."""
+    async with media_host() as base:
+        yield base
 
 
 @dataclass(frozen=True)

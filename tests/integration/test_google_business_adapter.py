@@ -29,7 +29,6 @@ from tests.fakes.google_business import (
     GoogleBusinessFake,
     google_business_fake,
 )
-from tests.fakes.media_host import media_host
 from tests.integration.oauth_channels import channel_access, stored
 
 LOCATION = "accounts/100/locations/200"
@@ -40,12 +39,6 @@ POST = Content("Grand opening", "Doors open at 9.", ())
 async def fake() -> AsyncIterator[GoogleBusinessFake]:
     async with google_business_fake() as running:
         yield running
-
-
-@pytest.fixture
-async def files() -> AsyncIterator[str]:
-    async with media_host() as base:
-        yield base
 
 
 @pytest.fixture
@@ -65,11 +58,6 @@ def google_client(fake: GoogleBusinessFake, secret: str = CLIENT_SECRET) -> OAut
         client_id=CLIENT_ID,
         client_secret=secret,
     )
-
-
-@pytest.fixture
-def box(settings: HeraldSettings) -> CredentialBox:
-    return CredentialBox.from_setting(settings.credential_keys)
 
 
 async def access_to(

@@ -21,7 +21,7 @@ from herald.publisher.domain.errors import (
 )
 from herald.publisher.tokens import Access, Tokens
 from tests.fakes.linkedin import CLIENT_ID, CLIENT_SECRET, ORGANIZATION, LinkedInFake, linkedin_fake
-from tests.fakes.media_host import media_host, sha256_of
+from tests.fakes.media_host import sha256_of
 from tests.integration.oauth_channels import channel_access, stored
 
 POST = Content("Grand opening", "Doors open at 9.", ())
@@ -31,12 +31,6 @@ POST = Content("Grand opening", "Doors open at 9.", ())
 async def fake() -> AsyncIterator[LinkedInFake]:
     async with linkedin_fake() as running:
         yield running
-
-
-@pytest.fixture
-async def files() -> AsyncIterator[str]:
-    async with media_host() as base:
-        yield base
 
 
 @pytest.fixture
@@ -51,11 +45,6 @@ async def adapter(fake: LinkedInFake) -> AsyncIterator[LinkedInAdapter]:
     )
     async with httpx.AsyncClient(timeout=10.0) as http:
         yield LinkedInAdapter(http, api_url=fake.url, oauth_client=client, allow_private=True)
-
-
-@pytest.fixture
-def box(settings: HeraldSettings) -> CredentialBox:
-    return CredentialBox.from_setting(settings.credential_keys)
 
 
 async def access(db: Database, box: CredentialBox, settings: HeraldSettings, token: str) -> Access:

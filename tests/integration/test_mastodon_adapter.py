@@ -16,7 +16,7 @@ from herald.publisher.domain.errors import (
     TransientPublishError,
 )
 from tests.fakes.mastodon import MastodonFake, Scripted, mastodon_fake
-from tests.fakes.media_host import media_host, sha256_of
+from tests.fakes.media_host import sha256_of
 
 MB = 1024 * 1024
 
@@ -25,12 +25,6 @@ MB = 1024 * 1024
 async def fake() -> AsyncIterator[MastodonFake]:
     async with mastodon_fake() as running:
         yield running
-
-
-@pytest.fixture
-async def files() -> AsyncIterator[str]:
-    async with media_host() as base:
-        yield base
 
 
 @pytest.fixture

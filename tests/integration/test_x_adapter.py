@@ -22,7 +22,7 @@ from herald.publisher.domain.errors import (
     TransientPublishError,
 )
 from herald.publisher.tokens import Access, Tokens
-from tests.fakes.media_host import media_host, sha256_of
+from tests.fakes.media_host import sha256_of
 from tests.fakes.x_api import CLIENT_ID, CLIENT_SECRET, XFake, x_fake
 from tests.integration.oauth_channels import channel_access, stored
 
@@ -34,12 +34,6 @@ POST = Content("Grand opening", "Doors open at 9.", ())
 async def fake() -> AsyncIterator[XFake]:
     async with x_fake() as running:
         yield running
-
-
-@pytest.fixture
-async def files() -> AsyncIterator[str]:
-    async with media_host() as base:
-        yield base
 
 
 @pytest.fixture
@@ -56,11 +50,6 @@ async def adapter(fake: XFake) -> AsyncIterator[XAdapter]:
     )
     async with httpx.AsyncClient(timeout=10.0) as client:
         yield XAdapter(client, api_url=fake.url, oauth_client=x_client, allow_private=True)
-
-
-@pytest.fixture
-def box(settings: HeraldSettings) -> CredentialBox:
-    return CredentialBox.from_setting(settings.credential_keys)
 
 
 async def access(db: Database, box: CredentialBox, settings: HeraldSettings, token: str) -> Access:

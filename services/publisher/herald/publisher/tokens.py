@@ -64,8 +64,11 @@ class Tokens:
 
     async def fresh(self, access: Access, adapter: PlatformAdapter) -> None:
         """Refresh ahead of expiry (with jitter), where the platform refreshes at all."""
-        if isinstance(adapter, RefreshingAdapter) and refresh_due(
-            access.credentials, datetime.now(UTC), self.rng.random()
+        # every publish passes here: a plain flag first, the Protocol check only for OAuth
+        if (
+            adapter.info.oauth
+            and isinstance(adapter, RefreshingAdapter)
+            and refresh_due(access.credentials, datetime.now(UTC), self.rng.random())
         ):
             await self._refresh(access, adapter, "expiring")
 

@@ -23,9 +23,10 @@ import httpx
 from herald.common.platforms import GOOGLE_BUSINESS
 from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
-from herald.publisher.adapters.platforms.http_errors import classify_response
+from herald.publisher.adapters.platforms.http_errors import classify_response, explained
 from herald.publisher.adapters.platforms.oauth_api import OAuthApiAdapter
-from herald.publisher.domain.errors import PermanentPublishError, PublishError
+from herald.publisher.adapters.platforms.post_limits import post_text
+from herald.publisher.domain.errors import PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy
 
 MB = 1024 * 1024
@@ -91,19 +92,13 @@ def _refused(response: httpx.Response) -> PublishError:
         detail = response.json().get("error", {})
     except (ValueError, AttributeError):
         detail = {}
-    if isinstance(detail, dict) and detail.get("message"):
-        error.message = f"{error.message}: {detail.get('status', '')} {detail['message']}"[:500]
-        error.args = (error.message,)
-    return error
+    if not isinstance(detail, dict) or not detail.get("message"):
+        return error
+    return explained(error, f"{detail.get('status', '')} {detail['message']}")
 
 
 def _summary(content: Content) -> str:
-    summary = f"{content.title}\n\n{content.body}".strip()
-    if len(summary) > MAX_SUMMARY:
-        raise PermanentPublishError(
-            "text_too_long", f"the post is {len(summary)} characters; Google takes {MAX_SUMMARY}"
-        )
-    return summary
+    return post_text(content, platform="Google", max_chars=MAX_SUMMARY)
 
 
 def _posts_url(api: str, target: Target) -> str:

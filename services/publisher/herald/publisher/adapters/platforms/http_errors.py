@@ -63,3 +63,11 @@ def classify_transport(error: httpx.HTTPError) -> TransientPublishError:
     """Timeouts and connection failures are transient: the post may or may not exist."""
     code = "timeout" if isinstance(error, httpx.TimeoutException) else "network_error"
     return TransientPublishError(code, f"{type(error).__name__}: {error}")
+
+
+def explained(error: PublishError, reason: object, limit: int = 500) -> PublishError:
+    """``error`` with the platform's own words appended to its message (when it gave any)."""
+    if isinstance(reason, str) and reason.strip():
+        error.message = f"{error.message}: {reason.strip()}"[:limit]
+        error.args = (error.message,)
+    return error

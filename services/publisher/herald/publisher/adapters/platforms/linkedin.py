@@ -23,8 +23,9 @@ import httpx
 from herald.common.platforms import LINKEDIN
 from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
-from herald.publisher.adapters.platforms.http_errors import classify_response
+from herald.publisher.adapters.platforms.http_errors import classify_response, explained
 from herald.publisher.adapters.platforms.oauth_api import OAuthApiAdapter
+from herald.publisher.adapters.platforms.post_limits import post_text
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy
 
@@ -122,20 +123,10 @@ def _refused(response: httpx.Response) -> PublishError:
         body = response.json()
     except ValueError:
         body = {}
-    if isinstance(body, dict) and body.get("message"):
-        error.message = f"{error.message}: {body.get('code', '')} {body['message']}"[:500]
-        error.args = (error.message,)
-    return error
+    if not isinstance(body, dict) or not body.get("message"):
+        return error
+    return explained(error, f"{body.get('code', '')} {body['message']}")
 
 
 def _text(content: Content) -> str:
-    text = f"{content.title}\n\n{content.body}".strip()
-    if len(text) > MAX_TEXT:
-        raise PermanentPublishError(
-            "text_too_long", f"the post is {len(text)} characters; LinkedIn takes {MAX_TEXT}"
-        )
-    if len(content.media_urls) > MAX_IMAGES:
-        raise PermanentPublishError(
-            "too_many_media", f"{len(content.media_urls)} images; a post takes {MAX_IMAGES}"
-        )
-    return text
+    return post_text(content, platform="LinkedIn", max_chars=MAX_TEXT, max_media=MAX_IMAGES)

@@ -25,9 +25,13 @@ import httpx
 from herald.common.platforms import MASTODON
 from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
-from herald.publisher.adapters.platforms.http_errors import classify_response, classify_transport
+from herald.publisher.adapters.platforms.http_errors import (
+    classify_response,
+    classify_transport,
+    explained,
+)
+from herald.publisher.adapters.platforms.post_limits import post_text
 from herald.publisher.domain.errors import (
-    PermanentPublishError,
     PublishError,
     TransientPublishError,
 )
@@ -59,8 +63,8 @@ class MastodonAdapter:
         self._allow_private = allow_private
 
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
-        text = f"{content.title}\n\n{content.body}".strip()
-        _check_text(text, content, target.config)
+        limit = int(target.config.get("max_characters") or DEFAULT_MAX_CHARACTERS)
+        text = post_text(content, platform="Mastodon", max_chars=limit, max_media=MAX_MEDIA)
         base, headers = _base(target), _auth(target)
         await media.guarded(base, self._allow_private, "instance_url_forbidden")
         media_ids = [await self._upload(base, headers, url) for url in content.media_urls]
@@ -129,11 +133,7 @@ def _refused(response: httpx.Response) -> PublishError:
     now = datetime.now(UTC)
     wait = response.headers.get("retry-after") or _reset_in(response, now)
     error = classify_response(response.status_code, wait, now)
-    reason = _error_text(response)
-    if reason:
-        error.message = f"{error.message}: {reason}"
-        error.args = (error.message,)
-    return error
+    return explained(error, _error_text(response))
 
 
 def _reset_in(response: httpx.Response, now: datetime) -> str | None:
@@ -156,18 +156,6 @@ def _error_text(response: httpx.Response) -> str:
     except ValueError:
         return ""
     return str(body.get("error", ""))[:300] if isinstance(body, dict) else ""
-
-
-def _check_text(text: str, content: Content, config: dict[str, Any]) -> None:
-    limit = config.get("max_characters") or DEFAULT_MAX_CHARACTERS
-    if len(text) > int(limit):
-        raise PermanentPublishError(
-            "text_too_long", f"the post is {len(text)} characters; the instance takes {limit}"
-        )
-    if len(content.media_urls) > MAX_MEDIA:
-        raise PermanentPublishError(
-            "too_many_media", f"{len(content.media_urls)} media; a status takes {MAX_MEDIA}"
-        )
 
 
 def _base(target: Target) -> str:

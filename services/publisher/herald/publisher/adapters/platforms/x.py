@@ -28,8 +28,9 @@ import httpx
 from herald.common.platforms import X
 from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
-from herald.publisher.adapters.platforms.http_errors import classify_response
+from herald.publisher.adapters.platforms.http_errors import classify_response, explained
 from herald.publisher.adapters.platforms.oauth_api import OAuthApiAdapter
+from herald.publisher.adapters.platforms.post_limits import post_text
 from herald.publisher.domain.errors import (
     PermanentPublishError,
     PublishError,
@@ -171,10 +172,7 @@ def _refused(response: httpx.Response) -> PublishError:
         detail = response.json().get("detail")
     except (ValueError, AttributeError):
         detail = None
-    if isinstance(detail, str) and detail:
-        error.message = f"{error.message}: {detail[:300]}"
-        error.args = (error.message,)
-    return error
+    return explained(error, detail)
 
 
 async def _once(segment: bytes) -> AsyncIterator[bytes]:
@@ -188,13 +186,4 @@ def _category(content_type: str) -> str:
 
 
 def _text(content: Content) -> str:
-    text = f"{content.title}\n\n{content.body}".strip()
-    if len(text) > MAX_TEXT:
-        raise PermanentPublishError(
-            "text_too_long", f"the post is {len(text)} characters; X takes {MAX_TEXT}"
-        )
-    if len(content.media_urls) > MAX_MEDIA:
-        raise PermanentPublishError(
-            "too_many_media", f"{len(content.media_urls)} media; a post takes {MAX_MEDIA}"
-        )
-    return text
+    return post_text(content, platform="X", max_chars=MAX_TEXT, max_media=MAX_MEDIA)
