@@ -1,11 +1,13 @@
 """LinkedIn: a post by the organization (or member) the channel names, through the versioned
-REST API as Microsoft Learn documents it (Posts API, Images API).
+REST API as Microsoft Learn documents it (Posts API, Images API, Videos API).
 
 - Every call sends ``LinkedIn-Version`` (YYYYMM) and ``X-Restli-Protocol-Version: 2.0.0``.
 - images: ``POST /rest/images?action=initializeUpload`` gives an upload URL and the image's
   URN; the bytes are ``PUT`` there as a stream from the source (JPEG, PNG, GIF up to 36 MB
-  here). One image is ``content.media``; two to twenty are ``content.multiImage``. Video
-  takes LinkedIn's multipart Videos API, not built yet: refused before any upload.
+  here). One image is ``content.media``; two to twenty are ``content.multiImage``.
+- video: one MP4 per post, alone (``content.media`` with its title), uploaded in parts and
+  processed before the post (``linkedin_video``). A post cannot mix video and images: with
+  several files, each source's headers are read first, so a mix fails before any upload.
 - post: ``POST /rest/posts`` → 201 with the URN in ``x-restli-id``. LinkedIn keeps no
   idempotency key; ``lookup`` reads the author's latest posts for our text, and the same
   commentary twice is refused (422 DUPLICATE_POST), a permanent error.
@@ -15,13 +17,15 @@ REST API as Microsoft Learn documents it (Posts API, Images API).
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
 
 from herald.common.platforms import LINKEDIN
-from herald.publisher.adapters.platforms import media
+from herald.publisher.adapters.platforms import linkedin_video, media
 from herald.publisher.adapters.platforms.base import Content, Target
 from herald.publisher.adapters.platforms.http_errors import classify_response, explained
 from herald.publisher.adapters.platforms.oauth_api import OAuthApiAdapter
@@ -30,7 +34,12 @@ from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy
 
 MB = 1024 * 1024
-RULES = media.MediaRules(dict.fromkeys(("image/jpeg", "image/png", "image/gif"), 36 * MB))
+RULES = media.MediaRules(
+    {
+        **dict.fromkeys(("image/jpeg", "image/png", "image/gif"), 36 * MB),
+        **dict.fromkeys(linkedin_video.TYPES, linkedin_video.MAX_BYTES),
+    }
+)
 API_VERSION = "202511"
 MAX_TEXT = 3000
 MAX_IMAGES = 20
@@ -44,7 +53,8 @@ class LinkedInAdapter(OAuthApiAdapter):
     async def publish(self, target: Target, content: Content, idempotency_key: str) -> str:
         text = _text(content)
         author = str(target.config["author"])
-        images = [await self._upload(target, author, url) for url in content.media_urls]
+        await self._refuse_mixed(content.media_urls)
+        urns = [await self._upload(target, author, url) for url in content.media_urls]
         body: dict[str, Any] = {
             "author": author,
             "commentary": text,
@@ -57,10 +67,12 @@ class LinkedInAdapter(OAuthApiAdapter):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        if len(images) == 1:
-            body["content"] = {"media": {"id": images[0]}}
-        elif images:
-            body["content"] = {"multiImage": {"images": [{"id": i} for i in images]}}
+        if len(urns) == 1:
+            video = urns[0].startswith("urn:li:video:")
+            title = {"title": content.title} if video and content.title else {}
+            body["content"] = {"media": {"id": urns[0], **title}}
+        elif urns:
+            body["content"] = {"multiImage": {"images": [{"id": i} for i in urns]}}
         answer = await self._call(target, "POST", "/rest/posts", json=body)
         urn = str(answer.headers.get("x-restli-id") or "")
         if not urn:
@@ -82,21 +94,31 @@ class LinkedInAdapter(OAuthApiAdapter):
         await self._call(target, "GET", "/rest/posts", params=params)
         return str(target.config["author"])
 
+    async def _refuse_mixed(self, urls: tuple[str, ...]) -> None:
+        """A video goes alone. With several files, each source is opened for its headers
+        (type and size) and closed before anything is uploaded."""
+        if len(urls) < 2:
+            return
+        for url in urls:
+            async with self._opened(url) as m:
+                if _is_video(m.content_type):
+                    raise PermanentPublishError(
+                        "media_mixed",
+                        f"{m.filename} is a video, one of {len(urls)} files; a LinkedIn post "
+                        "carries one video alone, or images only",
+                    )
+
     async def _upload(self, target: Target, author: str, url: str) -> str:
-        async with media.opened(self._client, url, RULES, allow_private=self._allow_private) as m:
-            started = await self._call(
-                target,
-                "POST",
-                "/rest/images",
-                params={"action": "initializeUpload"},
-                json={"initializeUploadRequest": {"owner": author}},
-            )
-            value = started.json()["value"]
-            headers = {"Content-Type": m.content_type}
-            if m.length is not None:
-                headers["Content-Length"] = str(m.length)
-            await self._call(target, "PUT", value["uploadUrl"], content=m.chunks(), headers=headers)
-        return str(value["image"])
+        call = partial(self._call, target)
+        async with self._opened(url) as m:
+            if not _is_video(m.content_type):
+                return await _image(call, author, m)
+            video = await linkedin_video.upload(call, author, m)
+        await linkedin_video.processed(call, video)  # polled with the source closed
+        return video
+
+    def _opened(self, url: str) -> AbstractAsyncContextManager[media.Media]:
+        return media.opened(self._client, url, RULES, allow_private=self._allow_private)
 
     async def _call(
         self,
@@ -126,6 +148,25 @@ def _refused(response: httpx.Response) -> PublishError:
     if not isinstance(body, dict) or not body.get("message"):
         return error
     return explained(error, f"{body.get('code', '')} {body['message']}")
+
+
+async def _image(call: linkedin_video.Call, author: str, m: media.Media) -> str:
+    started = await call(
+        "POST",
+        "/rest/images",
+        params={"action": "initializeUpload"},
+        json={"initializeUploadRequest": {"owner": author}},
+    )
+    value = started.json()["value"]
+    headers = {"Content-Type": m.content_type}
+    if m.length is not None:
+        headers["Content-Length"] = str(m.length)
+    await call("PUT", value["uploadUrl"], content=m.chunks(), headers=headers)
+    return str(value["image"])
+
+
+def _is_video(content_type: str) -> bool:
+    return content_type.lower().startswith("video/")  # RULES admits MP4 alone
 
 
 def _text(content: Content) -> str:
