@@ -31,6 +31,7 @@ from tests.fakes.linkedin import LinkedInFake, linkedin_fake
 from tests.fakes.x_api import CLIENT_ID as X_CLIENT_ID
 from tests.fakes.x_api import CLIENT_SECRET as X_CLIENT_SECRET
 from tests.fakes.x_api import XFake, x_fake
+from tests.fakes.yodeck import YodeckFake, yodeck_fake
 from tests.otlp_collector import Collector, otlp_collector
 
 OPERATOR_TOKEN = "e2e-operator-token"
@@ -75,6 +76,13 @@ async def linkedin() -> AsyncIterator[LinkedInFake]:
 
 
 @pytest.fixture(scope="package")
+async def yodeck() -> AsyncIterator[YodeckFake]:
+    """A Yodeck account's REST API, where the fleet's publishers go."""
+    async with yodeck_fake() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="package")
 def system(
     infra_dir: Path,
     nats_url: str,
@@ -83,6 +91,7 @@ def system(
     google: GoogleBusinessFake,
     x_api: XFake,
     linkedin: LinkedInFake,
+    yodeck: YodeckFake,
 ) -> Iterator[System]:
     database_url = fresh_database(postgres_admin_url, "herald_e2e")
     ports = Ports(
@@ -103,6 +112,7 @@ def system(
         **shared_env(ports, database_url, nats_url, OPERATOR_TOKEN),
         "HERALD_PLATFORM_TIMEOUT_S": "3",
         "HERALD_ALERT_RULES_INTERVAL_S": "0.5",  # platform alerts show up within a second
+        "HERALD_TOKEN_UPKEEP_INTERVAL_S": "0.5",  # idle channels' tokens refreshed at once
         "HERALD_WEBHOOK_RETRY_SCHEDULE_S": "0.2,0.2,0.2,0.2,0.2",
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",  # spans arrive within a fraction of a second
@@ -121,6 +131,8 @@ def system(
         "HERALD_LINKEDIN_AUTHORIZE_URL": f"{linkedin.url}/oauth/v2/authorization",
         "HERALD_LINKEDIN_CLIENT_ID": LINKEDIN_CLIENT_ID,
         "HERALD_LINKEDIN_CLIENT_SECRET": LINKEDIN_CLIENT_SECRET,
+        "HERALD_YODECK_API_URL": yodeck.url,
+        "HERALD_INVENTORY_SYNC_INTERVAL_S": "1",
     }
     fleet = Fleet(specs, sink, env)
     fleet.start()

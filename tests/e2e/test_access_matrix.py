@@ -39,6 +39,7 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("PATCH", "/v1/channels/{channel_id}"): ADMIN,
     ("DELETE", "/v1/channels/{channel_id}"): ADMIN,
     ("POST", "/v1/channels/{channel_id}/disconnect"): ADMIN,
+    ("GET", "/v1/channels/{channel_id}/inventory"): ANY,
     ("POST", "/v1/channels/{channel_id}/verify"): ADMIN,
     ("POST", "/v1/channels/{channel_id}/refresh"): ADMIN,
     ("POST", "/v1/channels/{platform}/connect"): ADMIN,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,8 @@ from tests.fakes.linkedin import ORGANIZATION, LinkedInFake
 from tests.fakes.mastodon import MastodonFake, mastodon_fake
 from tests.fakes.media_host import media_host, sha256_of
 from tests.fakes.x_api import XFake
+from tests.fakes.yodeck import TOKEN as YODECK_TOKEN
+from tests.fakes.yodeck import YodeckFake
 from tests.webhook_receiver import webhook_receiver
 
 LOCATION = "accounts/100/locations/200"
@@ -102,6 +105,7 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
     google: GoogleBusinessFake,
     x_api: XFake,
     linkedin: LinkedInFake,
+    yodeck: YodeckFake,
     files: str,
 ) -> None:
     """The Google and X channels' access tokens are stale: the publisher refreshes them on
@@ -130,6 +134,9 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
             ),
             "webhook": await _channel(
                 api, tenant, "webhook", {"url": receiver.url}, {"secret": secret}
+            ),
+            "yodeck": await _channel(
+                api, tenant, "yodeck", {"screens": "2"}, {"api_token": YODECK_TOKEN}
             ),
         }
         assert set(channels) == platforms  # a new platform needs its place in this test
@@ -164,6 +171,36 @@ async def test_one_asset_reaches_a_channel_of_every_platform(
     assert hook.json["data"]["media"] == [{"url": poster}]
     posts = (await sandbox.get("/posts", params={"account": account})).json()
     assert [p["idempotency_key"] for p in posts] == [jobs[channels["sandbox"]]]
+    signage = yodeck.files[int(str(external["yodeck"]))]  # the playlist screen 2 shows
+    assert (signage.sha256, signage.status) == (sha256_of("poster.png", 250000), "processing")
+    assert signage.id in yodeck.items(20)
+
+
+async def test_a_signage_channel_lists_its_screens_and_playlists(
+    api: httpx.AsyncClient, tenant: Tenant, yodeck: YodeckFake
+) -> None:
+    """The publishers sync the account every second here (every five minutes by default)."""
+    channel = await _channel(api, tenant, "yodeck", {"playlist": "10"}, {"api_token": YODECK_TOKEN})
+
+    async def synced() -> dict[str, Any] | None:
+        answer = await api.get(f"/v1/channels/{channel}/inventory", headers=tenant.auth)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body if body["synced_at"] else None
+
+    await eventually(synced, timeout=30)
+    inventory = await synced()
+    assert inventory is not None
+    assert inventory["screens"] == [
+        {"id": "1", "name": "Lobby", "online": True, "playlist": "10"},
+        {"id": "2", "name": "Cafe", "online": True, "playlist": "20"},
+        {"id": "3", "name": "Window", "online": True, "playlist": None},
+    ]
+    assert [p["name"] for p in inventory["playlists"]] == ["Lobby loop", "Cafe menu"]
+    assert inventory["error"] is None
+    plain = await make_channel(api, tenant, f"lobby-{uuid.uuid4().hex[:6]}")
+    refused = await api.get(f"/v1/channels/{plain}/inventory", headers=tenant.auth)
+    assert (refused.status_code, refused.json()["code"]) == (409, "inventory_unsupported")
 
 
 async def test_a_refused_mastodon_token_parks_the_job_until_new_credentials_arrive(

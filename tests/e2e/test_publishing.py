@@ -270,14 +270,33 @@ async def test_platforms_are_listed(api: httpx.AsyncClient, tenant: Tenant) -> N
     response = await api.get("/v1/platforms", headers=tenant.auth)
     assert response.status_code == 200
     listed = {p["name"]: p for p in response.json()}
-    assert set(listed) == {"sandbox", "mastodon", "google_business", "x", "linkedin", "webhook"}
-    assert listed["sandbox"]["capabilities"] == {"lookup": True, "oauth": False, "media": True}
+    assert set(listed) == {
+        "sandbox",
+        "mastodon",
+        "google_business",
+        "x",
+        "linkedin",
+        "webhook",
+        "yodeck",
+    }
+    assert listed["sandbox"]["capabilities"] == {
+        "lookup": True,
+        "oauth": False,
+        "media": True,
+        "inventory": False,
+    }
     assert listed["google_business"]["capabilities"] == {
         "lookup": True,
         "oauth": True,
         "media": True,
+        "inventory": False,
     }
     assert listed["mastodon"]["required_config"] == ["instance_url"]
+    assert (listed["yodeck"]["required_config"], listed["yodeck"]["any_config"]) == (
+        [],
+        ["playlist", "screens"],
+    )
+    assert listed["yodeck"]["capabilities"]["inventory"] is True
 
 
 async def test_scheduled_asset_waits_in_the_database_and_publishes_when_due(

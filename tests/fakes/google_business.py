@@ -72,6 +72,7 @@ class GoogleBusinessFake:
     access_tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     posts: dict[str, list[LocalPost]] = field(default_factory=dict)  # location name → posts
     script: list[int] = field(default_factory=list)  # statuses of the next API calls
+    token_script: list[int] = field(default_factory=list)  # of the token endpoint's next answers
     refreshes: int = 0
     codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code → (challenge, uri)
     consent: bool = True  # what the user answers on Google's consent screen
@@ -106,6 +107,8 @@ class GoogleBusinessFake:
         return RedirectResponse(f"{target}?{urlencode({'code': code, 'state': state})}")
 
     async def token(self, request: Request) -> Response:
+        if self.token_script:  # Google's token endpoint has its outages too
+            return JSONResponse({"error": "internal_failure"}, self.token_script.pop(0))
         form = await request.form()
         if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
             return JSONResponse({"error": "invalid_client"}, 401)

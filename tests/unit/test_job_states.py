@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from herald.common.domain.job_commands import can_retry_manually
+from herald.common.domain.job_commands import can_retry_manually, retried_status
 from herald.common.domain.job_states import (
     CLAIMABLE,
+    PARKABLE,
     TERMINAL,
     TRANSITIONS,
     JobStatus,
@@ -27,8 +30,10 @@ EXPECTED_EDGES: set[tuple[JobStatus, JobStatus]] = {
     (S.SCHEDULED, S.QUEUED),
     (S.SCHEDULED, S.CANCELLED),
     (S.SCHEDULED, S.MISSED),
+    (S.SCHEDULED, S.WAITING_AUTH),  # its channel was refused before its slot
     (S.QUEUED, S.PROCESSING),
     (S.QUEUED, S.CANCELLED),
+    (S.QUEUED, S.WAITING_AUTH),  # parked with its channel, or at its claim
     (S.PROCESSING, S.SUCCEEDED),
     (S.PROCESSING, S.RETRYING),
     (S.PROCESSING, S.FAILED),
@@ -38,7 +43,9 @@ EXPECTED_EDGES: set[tuple[JobStatus, JobStatus]] = {
     (S.RETRYING, S.PROCESSING),
     (S.RETRYING, S.QUEUED),
     (S.RETRYING, S.CANCELLED),
+    (S.RETRYING, S.WAITING_AUTH),
     (S.WAITING_AUTH, S.QUEUED),
+    (S.WAITING_AUTH, S.SCHEDULED),  # re-authorized before the slot it was parked for
     (S.WAITING_AUTH, S.CANCELLED),
     (S.UNCERTAIN, S.PROCESSING),
     (S.UNCERTAIN, S.CANCELLED),
@@ -74,7 +81,8 @@ def test_sources_of_is_exactly_the_states_that_reach_target(target: JobStatus) -
         (S.PROCESSING, {S.QUEUED, S.RETRYING, S.UNCERTAIN}),
         (S.QUEUED, {S.SCHEDULED, S.RETRYING, S.WAITING_AUTH, *DEAD}),
         (S.SUCCEEDED, {S.PROCESSING}),
-        (S.SCHEDULED, set()),
+        (S.SCHEDULED, {S.WAITING_AUTH}),
+        (S.WAITING_AUTH, {S.SCHEDULED, S.QUEUED, S.PROCESSING, S.RETRYING}),
         (S.MISSED, {S.SCHEDULED}),
         (S.CANCELLED, set(NON_TERMINAL)),
     ],
@@ -101,6 +109,34 @@ def test_claimable_states_can_move_to_processing(status: JobStatus) -> None:
 def test_claimable_is_every_non_processing_source_of_processing() -> None:
     assert frozenset({S.QUEUED, S.RETRYING, S.UNCERTAIN}) == CLAIMABLE
     assert sources_of(S.PROCESSING) == CLAIMABLE
+
+
+def test_parkable_jobs_are_those_no_worker_holds_that_can_wait_for_auth() -> None:
+    assert frozenset({S.SCHEDULED, S.QUEUED, S.RETRYING}) == PARKABLE
+    assert all(can_transition(s, S.WAITING_AUTH) for s in PARKABLE)
+    assert S.UNCERTAIN not in PARKABLE  # its claim asks the platform first (lookup)
+
+
+SLOT = datetime(2026, 12, 5, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "scheduled_for", "queued_at", "target"),
+    [
+        (S.WAITING_AUTH, SLOT, None, S.SCHEDULED),  # parked before its slot: waits for it
+        (S.WAITING_AUTH, SLOT, SLOT, S.QUEUED),  # dispatched, then parked
+        (S.WAITING_AUTH, None, SLOT, S.QUEUED),
+        (S.MISSED, SLOT, None, S.QUEUED),  # a person wants it now
+        (S.CANCELLED, SLOT, None, S.QUEUED),
+        (S.FAILED, None, SLOT, S.QUEUED),
+    ],
+    ids=str,
+)
+def test_where_a_retry_or_a_resumption_sends_a_job(
+    status: JobStatus, scheduled_for: datetime | None, queued_at: datetime | None, target: JobStatus
+) -> None:
+    assert retried_status(status, scheduled_for, queued_at) is target
+    assert can_transition(status, target)
 
 
 @pytest.mark.parametrize("status", NON_TERMINAL, ids=str)

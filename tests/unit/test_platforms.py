@@ -26,7 +26,15 @@ MULTI = PlatformInfo(
 
 
 def test_catalog_lists_every_platform_by_name() -> None:
-    assert set(CATALOG) == {"sandbox", "mastodon", "google_business", "x", "linkedin", "webhook"}
+    assert set(CATALOG) == {
+        "sandbox",
+        "mastodon",
+        "google_business",
+        "x",
+        "linkedin",
+        "webhook",
+        "yodeck",
+    }
     assert all(CATALOG[name].name == name for name in CATALOG)
     assert CATALOG["sandbox"] is SANDBOX
     assert SANDBOX.required_config == ("account",)
@@ -98,3 +106,29 @@ def test_a_platform_without_requirements_has_no_problems() -> None:
     bare = PlatformInfo("bare", "Bare", False, False, False, (), (), RateLimit(1, 1.0, 1))
     assert config_problems(bare, {}) == []
     assert credential_problems(bare, {}) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "problems"),
+    [
+        ({"playlist": "880"}, []),
+        ({"screens": "4121,4122"}, []),
+        ({"playlist": "880", "screens": "4121"}, []),
+        ({}, ["config needs one of playlist, screens for yodeck"]),
+        ({"playlist": ""}, ["config needs one of playlist, screens for yodeck"]),
+        ({"playlist": "lobby"}, ["config.playlist is not in the form yodeck expects (\\d+)"]),
+        ({"screens": "1;2"}, ["config.screens is not in the form yodeck expects (\\d+(,\\d+)*)"]),
+    ],
+)
+def test_a_yodeck_channel_names_a_playlist_or_screens(
+    config: dict[str, object], problems: list[str]
+) -> None:
+    assert config_problems(CATALOG["yodeck"], config) == problems
+
+
+def test_a_yodeck_token_is_label_and_secret() -> None:
+    yodeck = CATALOG["yodeck"]
+    assert credential_problems(yodeck, {"api_token": "herald:0123abc"}) == []
+    assert credential_problems(yodeck, {"api_token": "0123abc"}) == [
+        "credentials.api_token is not in the form yodeck expects"
+    ]

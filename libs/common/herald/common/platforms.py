@@ -33,6 +33,8 @@ class PlatformInfo:
     rate_limit: RateLimit
     url_config: tuple[str, ...] = ()  # config keys holding URLs the publisher calls (SSRF-checked)
     formats: tuple[tuple[str, str], ...] = ()  # (config or credential key, full-match regex)
+    any_config: tuple[str, ...] = ()  # at least one of these config keys must be set
+    inventory: bool = False  # the account's screens and playlists are synced periodically
 
 
 SANDBOX = PlatformInfo(
@@ -104,7 +106,7 @@ LINKEDIN = PlatformInfo(
     title="LinkedIn",
     lookup=True,  # no idempotency key: our text among the author's latest posts
     oauth=True,  # 60-day access tokens; refresh tokens for the apps LinkedIn allows them
-    media=True,  # images (one, or two to twenty); video not yet
+    media=True,  # images (one, or two to twenty), or one MP4 video alone
     required_config=("author",),
     required_credentials=("access_token",),
     # about 150 posts a day per member or organization
@@ -112,8 +114,30 @@ LINKEDIN = PlatformInfo(
     formats=(("author", r"urn:li:(organization|person):[A-Za-z0-9_-]+"),),
 )
 
+YODECK = PlatformInfo(
+    name="yodeck",
+    title="Yodeck",
+    lookup=True,  # the media are named with our key: found exactly, and their playlist checked
+    oauth=False,  # an API token ("label:token") from the account's settings; it does not expire
+    media=True,  # digital signage shows media: a post needs at least one image or video
+    required_config=(),
+    required_credentials=("api_token",),
+    # Yodeck publishes no figure; a post makes about four calls per file and two per playlist,
+    # so thirty posts a minute keeps a busy channel near two hundred calls a minute.
+    rate_limit=RateLimit(per_period=30, period_s=60.0, burst=5),
+    # playlist: the one to add to; screens: ids whose current playlist gets the media
+    any_config=("playlist", "screens"),
+    inventory=True,
+    formats=(
+        ("playlist", r"\d+"),
+        ("screens", r"\d+(,\d+)*"),
+        ("duration_s", r"[1-9]\d{0,4}"),
+        ("api_token", r"[^:\s]+:[^:\s]+"),
+    ),
+)
+
 CATALOG: dict[str, PlatformInfo] = {
-    p.name: p for p in (SANDBOX, MASTODON, GOOGLE_BUSINESS, X, LINKEDIN, WEBHOOK)
+    p.name: p for p in (SANDBOX, MASTODON, GOOGLE_BUSINESS, X, LINKEDIN, WEBHOOK, YODECK)
 }
 
 
@@ -128,6 +152,10 @@ def config_problems(
         for key in platform.required_config
         if not isinstance(config.get(key), str) or not config.get(key)
     ]
+    if platform.any_config and not any(
+        isinstance(config.get(key), str) and config.get(key) for key in platform.any_config
+    ):
+        problems.append(f"config needs one of {', '.join(platform.any_config)} for {platform.name}")
     problems += _format_problems(platform, "config", config)
     for key in platform.url_config:
         if isinstance(url := config.get(key), str) and url:

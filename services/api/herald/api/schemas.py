@@ -516,6 +516,37 @@ class AuditPage(BaseModel):
 # Channel management
 
 
+class ChannelInventoryOut(BaseModel):
+    """A signage channel's account as the publishers' periodic sync last read it: its screens
+    (``playlist``: the one each shows, null for a layout or schedule) and its playlists, to
+    pick the ``playlist`` or ``screens`` a channel's config names. ``synced_at`` is null until
+    a sync has succeeded; ``error`` says why the last try failed (the last inventory stays)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel_id": "0194f0c2-7c1e-7d4a-9a53-2f1f0e7d9b11",
+                    "screens": [
+                        {"id": "4121", "name": "Lobby", "online": True, "playlist": "880"},
+                        {"id": "4122", "name": "Window", "online": False, "playlist": None},
+                    ],
+                    "playlists": [{"id": "880", "name": "Lobby loop", "items": 12}],
+                    "synced_at": "2026-12-05T09:00:00Z",
+                    "attempted_at": "2026-12-05T09:05:00Z",
+                    "error": "http_503: the platform answered 503",
+                }
+            ]
+        }
+    )
+    channel_id: uuid.UUID
+    screens: list[dict[str, Any]]
+    playlists: list[dict[str, Any]]
+    synced_at: datetime | None
+    attempted_at: datetime | None
+    error: str | None
+
+
 class ChannelVerification(BaseModel):
     """What the platform said of the channel's credentials, and the channel after it.
 

@@ -2,6 +2,8 @@
 
 All in one transaction. A job that must wait (its tenant at its cap, no rate slot yet) is not
 claimed and uses no attempt; a rate-limit wait reserves its slot, committed with nothing else.
+A job whose channel's credentials were refused for good parks in ``waiting_auth`` without a
+claim: no attempt, no call to the platform with credentials it refused.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import Sealed
 from herald.common.db.models import Asset, Channel, OutboxMessage
-from herald.common.domain.job_states import JobStatus
+from herald.common.domain.job_states import PARKABLE, JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import JobChanged
-from herald.common.live_updates import stage_change
+from herald.common.live_updates import stage_change, stage_job_change
 from herald.common.platforms import effective_rate_limit
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
@@ -46,12 +48,22 @@ class Claims:
     async def take(self, job_id: uuid.UUID, priority: str, delivered: int) -> Taken | None:
         """The claimed job and what it publishes, None when there is nothing to do, or
         ``RetryLater`` when the request must come back."""
+        parked: list[OutboxMessage] = []
+        taken = await self._take(job_id, priority, delivered, parked)
+        await self.runtime.relay.send(parked)  # committed: a parked job's live update
+        return taken
+
+    async def _take(
+        self, job_id: uuid.UUID, priority: str, delivered: int, parked: list[OutboxMessage]
+    ) -> Taken | None:
         now = datetime.now(UTC)
         try:
             async with self.runtime.db.transaction() as session:
                 ready = await job_store.lock_claimable(session, job_id, now)
                 if isinstance(ready, Refusal):  # finished or leased: settled before fairness
                     self._refused(job_id, ready)
+                    return None
+                if await self._park_if_refused(session, ready, now, parked):
                     return None
                 if self.settings.tenant_concurrency:
                     await self._tenant_room(session, job_id, priority, now)
@@ -75,6 +87,26 @@ class Claims:
             return None
         asset, target, sealed = await job_store.load_target(session, claimed, channel)
         return claimed, asset, target, sealed, stage_change(session, changed(claimed), now)
+
+    async def _park_if_refused(
+        self, session: AsyncSession, ready: Claimable, now: datetime, staged: list[OutboxMessage]
+    ) -> bool:
+        """Park the job if its channel awaits re-authorization (its live update staged)."""
+        if ready.status not in PARKABLE:  # a takeover reconciles first, whatever the channel
+            return False
+        channel = await session.get(Channel, ready.channel_id)
+        if channel is None or channel.auth_state != "reauth_required":
+            return False  # the common case, decided without a lock
+        if not await job_store.awaits_reauthorization(session, ready.channel_id):
+            await session.refresh(channel)  # reconnected meanwhile: publish with the new ones
+            return False
+        job = await job_store.park_job(session, ready.job_id, "reauth_required", now)
+        if job is None:
+            return False
+        staged.append(stage_job_change(session, job, now))
+        metrics.CLAIMS_REFUSED.labels("reauth_required").inc()
+        log.info("publish.parked_for_auth", job_id=str(ready.job_id))
+        return True
 
     async def _tenant_room(
         self, session: AsyncSession, job_id: uuid.UUID, priority: str, now: datetime

@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 
 import structlog
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import CredentialBox, CredentialKeyError, Sealed
-from herald.common.db.models import Asset, OutboxMessage
+from herald.common.db.models import Asset
 from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
-from herald.common.events import ChannelAuthFailed, Envelope, PublishFailed, PublishSucceeded
+from herald.common.events import Envelope, PublishFailed, PublishSucceeded
 from herald.common.faults import fault_point
 from herald.common.live_updates import stage_change
 from herald.common.outbox import stage
@@ -39,6 +38,7 @@ from herald.publisher.domain.errors import (
 )
 from herald.publisher.domain.retry_policy import RetryPolicy, decide
 from herald.publisher.leases import Heartbeat, LeaseClock, LeaseLost, kept_alive, still_ours
+from herald.publisher.refusals import RefusedChannel, record_refusal
 from herald.publisher.settings import PublisherSettings
 from herald.publisher.tokens import Access, Tokens
 
@@ -249,9 +249,10 @@ class Executor:
             # a cancel requested mid-call ends the job quietly: the user asked for it
             report = status is not None and status is not JobStatus.CANCELLED
             rows = [stage(session, event, self._wrap(event, claimed, now))] if report else []
-            if status is JobStatus.WAITING_AUTH:
-                await job_store.mark_reauth_required(session, claimed.channel_id, refused)
-                rows.append(self._stage_auth_failed(session, claimed, error, now))
+            if status is JobStatus.WAITING_AUTH:  # the channel's other jobs park with it
+                channel = RefusedChannel(claimed.channel_id, claimed.tenant_id, claimed.platform)
+                recorded = await record_refusal(session, channel, refused, error, now, job=claimed)
+                rows += recorded.staged
             if status is not None:  # fenced out: the job is another worker's to report
                 retry_at = decision.retry_at if status is JobStatus.RETRYING else None
                 change = changed(claimed, status, error_code=error.code, next_attempt_at=retry_at)
@@ -270,26 +271,6 @@ class Executor:
         await self.runtime.relay.send(rows)
         if status is JobStatus.RETRYING:
             raise RetryLater(decision.delay_s, f"retry {error.code}")
-
-    def _stage_auth_failed(
-        self, session: AsyncSession, claimed: Claim, error: PublishError, now: datetime
-    ) -> OutboxMessage:
-        """The channel's credentials were refused: its jobs park until it is reconnected."""
-        event = ChannelAuthFailed(
-            channel_id=claimed.channel_id,
-            platform=claimed.platform,
-            job_id=claimed.job_id,
-            error_code=error.code,
-            message=error.message,
-        )
-        envelope = Envelope.wrap(
-            event,
-            tenant_id=claimed.tenant_id,
-            subject_id=claimed.channel_id,
-            now=now,
-            idempotency_key=f"{event.type}:{claimed.job_id}:{claimed.attempt}",
-        )
-        return stage(session, event, envelope)
 
     def _observe(self, claimed: Claim, outcome: str, status: JobStatus | None) -> None:
         metrics.ATTEMPTS.labels(claimed.platform, outcome).inc()

@@ -38,3 +38,18 @@ TOKEN_REFRESHES = Counter(
     "OAuth token refreshes by outcome (refreshed, taken from another worker, or the error class)",
     ["platform", "outcome"],
 )
+LOCK_WAITS = Counter(
+    "herald_named_lock_acquisitions_total",
+    "Exclusive sections (a signage playlist's edit) entered, or given up as busy",
+    ["outcome"],
+)
+INVENTORY_SYNCS = Counter(
+    "herald_inventory_syncs_total",
+    "Syncs of a signage account's screens and playlists, by outcome",
+    ["platform", "outcome"],
+)
+TOKEN_UPKEEP = Counter(
+    "herald_token_upkeep_total",
+    "Idle OAuth channels the token upkeep refreshed, or why not (refused, transient, …)",
+    ["platform", "outcome"],
+)

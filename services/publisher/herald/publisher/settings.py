@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from herald.common.settings import HeraldSettings
+from herald.publisher.domain.token_upkeep import UpkeepPolicy
 
 
 class PublisherSettings(HeraldSettings):
@@ -33,3 +34,32 @@ class PublisherSettings(HeraldSettings):
     linkedin_api_url: str = Field(
         "https://api.linkedin.com", description="LinkedIn's versioned REST API base URL"
     )
+    yodeck_api_url: str = Field("https://app.yodeck.com", description="Yodeck's REST API host")
+    inventory_sync_interval_s: float = Field(
+        300, gt=0, description="how often a signage account's screens and playlists are read"
+    )
+    inventory_lock_ttl_s: float = Field(
+        60, gt=0, description="a sync's lock expires this long after its last page unless renewed"
+    )
+    token_upkeep_interval_s: float = Field(
+        60, gt=0, description="how often idle OAuth channels are checked for tokens to refresh"
+    )
+    token_upkeep_margin_s: float = Field(
+        600,
+        ge=0,
+        description="an idle channel's access token is refreshed this long before it expires "
+        "(plus up to 2 minutes, fixed per channel); keep it above the interval",
+    )
+    token_upkeep_lookahead_s: float = Field(
+        900,
+        ge=0,
+        description="channels with a scheduled job due within this long get tokens that "
+        "will still be valid at its slot (a revoked grant shows up before the slot)",
+    )
+    token_upkeep_batch: int = Field(100, ge=1, description="channels read per query")
+    token_upkeep_concurrency: int = Field(4, ge=1, description="refreshes at once per process")
+
+    def token_upkeep_policy(self) -> UpkeepPolicy:
+        return UpkeepPolicy(
+            margin_s=self.token_upkeep_margin_s, lookahead_s=self.token_upkeep_lookahead_s
+        )

@@ -5,7 +5,8 @@ platform refuses (401) is refreshed once and the call made again (a refused call
 nothing). A refresh runs under the channel's row lock, so one worker at a time asks the token
 endpoint: platforms that rotate refresh tokens (X) invalidate the old one with the first
 refresh, and a second worker must take the stored result, not refresh again. The new tokens are
-sealed and stored before they are used.
+sealed and stored before they are used, with their expiry in clear (``token_expires_at``) for
+the token upkeep (``token_upkeep.py``), which refreshes idle channels the same way.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from herald.publisher.adapters.platforms.base import (
     Target,
 )
 from herald.publisher.domain.errors import AuthExpiredError, PublishError
-from herald.publisher.domain.token_refresh import refresh_due, refresh_on_refusal, refreshed
+from herald.publisher.domain.token_refresh import (
+    expires_at,
+    refresh_due,
+    refresh_on_refusal,
+    refreshed,
+)
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -72,9 +78,12 @@ class Tokens:
         ):
             await self._refresh(access, adapter, "expiring")
 
-    async def refresh_now(self, access: Access, adapter: RefreshingAdapter) -> None:
-        """Refresh whatever the expiry (an admin asked): unless another worker just did."""
-        await self._refresh(access, adapter, "requested")
+    async def refresh_now(
+        self, access: Access, adapter: RefreshingAdapter, reason: str = "requested"
+    ) -> str:
+        """Refresh whatever the expiry (an admin asked, or the token upkeep found it due):
+        unless another worker just did. Returns ``refreshed`` or ``taken`` (theirs)."""
+        return await self._refresh(access, adapter, reason)
 
     async def publish(
         self, access: Access, adapter: PlatformAdapter, content: Content, key: str
@@ -102,7 +111,7 @@ class Tokens:
                 raise
         return await call(access.target)
 
-    async def _refresh(self, access: Access, adapter: RefreshingAdapter, reason: str) -> None:
+    async def _refresh(self, access: Access, adapter: RefreshingAdapter, reason: str) -> str:
         platform = adapter.info.name
         attributes = {"herald.platform": platform, "herald.reason": reason}
         with tracer.start_as_current_span("token.refresh", attributes=attributes):
@@ -127,6 +136,7 @@ class Tokens:
             reason=reason,
             outcome=outcome,
         )
+        return outcome
 
     async def _refresh_locked(self, access: Access, adapter: RefreshingAdapter) -> str:
         """Under the channel's row lock: take credentials stored since ours were read, or
@@ -154,7 +164,9 @@ class Tokens:
                     update(Channel)
                     .where(Channel.id == access.channel_id)
                     .values(
-                        credentials_ciphertext=stored.ciphertext, credentials_key_id=stored.key_id
+                        credentials_ciphertext=stored.ciphertext,
+                        credentials_key_id=stored.key_id,
+                        token_expires_at=expires_at(credentials),
                     )
                 )
         access.credentials, access.sealed, access.refreshed = credentials, stored, True

@@ -1,8 +1,9 @@
 """Checking a channel's credentials with its platform, on request (``POST
 /v1/channels/{id}/verify`` asks over NATS; see ``herald.common.channel_checks``).
 
-A refusal marks the channel ``reauth_required`` (as a refused publish does); a platform that
-cannot be reached changes nothing. OAuth tokens are refreshed on the way as for a publish.
+A refusal is recorded as a refused publish is (``refusals``: the channel ``reauth_required``,
+its waiting jobs parked, ``channel.auth_failed``); a platform that cannot be reached changes
+nothing. OAuth tokens are refreshed on the way as for a publish.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 from opentelemetry import trace
@@ -20,14 +22,15 @@ from herald.common.channel_checks import ChannelVerdict, VerifyChannel
 from herald.common.credentials import CredentialBox, CredentialKeyError, Sealed
 from herald.common.db.engine import Database
 from herald.common.db.models import Channel
+from herald.common.outbox import OutboxRelay
 from herald.publisher import metrics
-from herald.publisher.adapters import job_store
 from herald.publisher.adapters.platforms.base import (
     PlatformAdapter,
     RefreshingAdapter,
     VerifyingAdapter,
 )
 from herald.publisher.domain.errors import AuthExpiredError, PublishError
+from herald.publisher.refusals import RefusedChannel, record_refusal
 from herald.publisher.tokens import Access, Tokens
 
 log = structlog.get_logger(__name__)
@@ -44,6 +47,7 @@ class Verifier:
     adapters: dict[str, PlatformAdapter]
     tokens: Tokens
     deadline_s: float = 20.0
+    relay: OutboxRelay | None = None  # sends what a refusal staged right after its commit
 
     async def verify(self, question: VerifyChannel) -> ChannelVerdict:
         """Does the platform accept the channel's credentials (refreshed on the way)?"""
@@ -128,8 +132,7 @@ class Verifier:
                 message=f"no verdict within {self.deadline_s:g} s",
             )
         except AuthExpiredError as refused:
-            async with self.db.transaction() as session:
-                marked = await job_store.mark_reauth_required(session, channel.id, access.sealed)
+            marked = await self._record_refusal(channel, access, refused)
             return ChannelVerdict(
                 outcome="refused",
                 auth_state="reauth_required" if marked else None,
@@ -149,3 +152,15 @@ class Verifier:
         if verdict.outcome == "ok" and access.sealed is not None:  # refreshed: the new ones
             verdict.checked = hashlib.sha256(access.sealed.ciphertext).hexdigest()
         return verdict
+
+    async def _record_refusal(
+        self, channel: Channel, access: Access, refused: AuthExpiredError
+    ) -> bool:
+        """Whether this refusal marked the channel ``reauth_required``."""
+        refused_channel = RefusedChannel(channel.id, channel.tenant_id, channel.platform)
+        now = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            recorded = await record_refusal(session, refused_channel, access.sealed, refused, now)
+        if self.relay is not None:
+            await self.relay.send(recorded.staged)
+        return recorded.marked

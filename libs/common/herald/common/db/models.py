@@ -79,6 +79,14 @@ class ApiKey(Base):
 
 class Channel(Base):
     __tablename__ = "channels"
+    __table_args__ = (
+        # the publisher's token upkeep: ok channels whose access token expires soon
+        Index(
+            "ix_channels_token_expires_at",
+            "token_expires_at",
+            postgresql_where=text("auth_state = 'ok' AND token_expires_at IS NOT NULL"),
+        ),
+    )
     id: Mapped[uuid.UUID] = _id()
     tenant_id: Mapped[uuid.UUID] = _tenant()
     platform: Mapped[str] = mapped_column(String(40))
@@ -86,9 +94,31 @@ class Channel(Base):
     config: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     credentials_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     credentials_key_id: Mapped[str | None] = mapped_column(String(64))
+    token_expires_at: Mapped[datetime | None] = mapped_column(
+        doc="the sealed credentials' expires_at (OAuth), written with them; not a secret"
+    )
     auth_state: Mapped[str] = mapped_column(String(20), server_default="ok")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class ChannelInventory(Base):
+    """What a signage channel's account has (its screens and playlists), as the publisher's
+    periodic sync last read it; ``attempted_at`` paces the syncs, ``error`` says why the last
+    one failed (the previous inventory is kept)."""
+
+    __tablename__ = "channel_inventories"
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = _tenant()
+    screens: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    playlists: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    synced_at: Mapped[datetime | None]
+    attempted_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Asset(Base):

@@ -25,9 +25,16 @@ class JobStatus(StrEnum):
 
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.MISSED})
 
+# A job waiting its turn (scheduled, queued, retrying) parks in waiting_auth with its channel
+# when the platform refuses the channel's credentials for good; one parked before its slot was
+# dispatched goes back to scheduled when the channel is fixed, any other to queued.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.SCHEDULED: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED, JobStatus.MISSED}),
-    JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
+    JobStatus.SCHEDULED: frozenset(
+        {JobStatus.QUEUED, JobStatus.CANCELLED, JobStatus.MISSED, JobStatus.WAITING_AUTH}
+    ),
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.PROCESSING, JobStatus.CANCELLED, JobStatus.WAITING_AUTH}
+    ),
     JobStatus.PROCESSING: frozenset(
         {
             JobStatus.SUCCEEDED,
@@ -38,8 +45,10 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
             JobStatus.CANCELLED,
         }
     ),
-    JobStatus.RETRYING: frozenset({JobStatus.PROCESSING, JobStatus.QUEUED, JobStatus.CANCELLED}),
-    JobStatus.WAITING_AUTH: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED}),
+    JobStatus.RETRYING: frozenset(
+        {JobStatus.PROCESSING, JobStatus.QUEUED, JobStatus.CANCELLED, JobStatus.WAITING_AUTH}
+    ),
+    JobStatus.WAITING_AUTH: frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.CANCELLED}),
     JobStatus.UNCERTAIN: frozenset({JobStatus.PROCESSING, JobStatus.CANCELLED}),
     JobStatus.SUCCEEDED: frozenset(),
     JobStatus.FAILED: frozenset({JobStatus.QUEUED}),  # manual retry only
@@ -64,3 +73,6 @@ def is_terminal(status: JobStatus) -> bool:
 
 CLAIMABLE = sources_of(JobStatus.PROCESSING)
 """States a worker may claim from (plus ``processing`` whose lease has expired: a takeover)."""
+
+PARKABLE = sources_of(JobStatus.WAITING_AUTH) - {JobStatus.PROCESSING}
+"""States of jobs that no worker holds and that park with their channel when it is refused."""

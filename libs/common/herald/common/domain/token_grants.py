@@ -1,14 +1,16 @@
 """What a platform's OAuth token endpoint grants, and the channel credentials it makes. Pure.
 
 A channel of an OAuth platform keeps ``access_token``, ``refresh_token`` and ``expires_at``
-(ISO 8601, UTC) in its sealed credentials.
+(ISO 8601, UTC) in its sealed credentials; wherever they are stored, ``expires_at(...)`` is
+stored beside them in clear (``channels.token_expires_at``), so that the publisher finds the
+channels whose tokens need refreshing without opening every channel's credentials.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -36,3 +38,15 @@ def credentials_of(
     else:
         updated.pop("expires_at", None)
     return updated
+
+
+def expires_at(credentials: Mapping[str, Any]) -> datetime | None:
+    """When the access token expires, if the credentials say (a time without a zone is UTC)."""
+    raw = credentials.get("expires_at")
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

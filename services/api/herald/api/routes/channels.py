@@ -11,12 +11,19 @@ from fastapi import APIRouter, Response
 
 from herald.api.adapters.repositories import ChannelRepository
 from herald.api.auth import Principal, Role, State, Who, require
-from herald.api.schemas import ChannelIn, ChannelOut, ChannelPatch, ChannelVerification
+from herald.api.schemas import (
+    ChannelIn,
+    ChannelInventoryOut,
+    ChannelOut,
+    ChannelPatch,
+    ChannelVerification,
+)
 from herald.api.service_layer import audit, channel_checks, channels
-from herald.api.service_layer.errors import NotFound
+from herald.api.service_layer.errors import NotFound, Refused
 from herald.api.state import AppState
 from herald.common.channel_checks import REFRESH_SUBJECT, VERIFY_SUBJECT
-from herald.common.db.models import Channel
+from herald.common.db.models import Channel, ChannelInventory
+from herald.common.platforms import CATALOG
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 log = structlog.get_logger(__name__)
@@ -62,6 +69,38 @@ async def get_channel(channel_id: uuid.UUID, who: Who, state: State) -> ChannelO
     if channel is None:
         raise NotFound("channel")
     return _out(channel)
+
+
+@router.get(
+    "/{channel_id}/inventory",
+    responses={409: {"description": "The channel's platform has no inventory"}},
+)
+async def get_channel_inventory(
+    channel_id: uuid.UUID, who: Who, state: State
+) -> ChannelInventoryOut:
+    """The screens and playlists of a signage channel's account (synced every few minutes);
+    409 ``inventory_unsupported`` for a platform that has none."""
+    async with state.db.transaction(who.tenant_id) as session:
+        channel = await ChannelRepository(session, who.tenant_id).get(channel_id)
+        if channel is None:
+            raise NotFound("channel")
+        platform = CATALOG.get(channel.platform)
+        if platform is None or not platform.inventory:
+            raise Refused(
+                "inventory_unsupported",
+                f"{channel.platform} channels have no screens or playlists to list",
+            )
+        stored = await session.get(ChannelInventory, channel_id)
+    if stored is None:
+        return ChannelInventoryOut(
+            channel_id=channel_id,
+            screens=[],
+            playlists=[],
+            synced_at=None,
+            attempted_at=None,
+            error=None,
+        )
+    return ChannelInventoryOut.model_validate(stored, from_attributes=True)
 
 
 @router.post("/{channel_id}/verify", dependencies=ADMIN)

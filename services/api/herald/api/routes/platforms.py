@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from herald.api.auth import Who
 from herald.common.platforms import CATALOG
@@ -22,6 +22,9 @@ class PlatformOut(BaseModel):
     title: str
     capabilities: dict[str, bool]
     required_config: list[str]
+    any_config: list[str] = Field(
+        default_factory=list, description="at least one of these config keys must be set"
+    )
     required_credentials: list[str]
     rate_limit: RateLimitOut
 
@@ -32,8 +35,14 @@ async def list_platforms(_who: Who) -> list[PlatformOut]:
         PlatformOut(
             name=p.name,
             title=p.title,
-            capabilities={"lookup": p.lookup, "oauth": p.oauth, "media": p.media},
+            capabilities={
+                "lookup": p.lookup,
+                "oauth": p.oauth,
+                "media": p.media,
+                "inventory": p.inventory,
+            },
             required_config=list(p.required_config),
+            any_config=list(p.any_config),
             required_credentials=list(p.required_credentials),
             rate_limit=RateLimitOut(
                 per_period=p.rate_limit.per_period,

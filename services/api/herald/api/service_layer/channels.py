@@ -20,6 +20,7 @@ from herald.api.service_layer.errors import Invalid, NotFound, Refused
 from herald.api.service_layer.job_control import resume_waiting_auth
 from herald.common.credentials import CredentialBox
 from herald.common.db.models import Channel, OutboxMessage, PublishJob, RateLimitBucket
+from herald.common.domain.token_grants import expires_at
 from herald.common.ids import new_id
 from herald.common.platforms import CATALOG, config_problems, credential_problems
 
@@ -69,6 +70,7 @@ async def create(
         config=body.config,
         credentials_ciphertext=sealed.ciphertext,
         credentials_key_id=sealed.key_id,
+        token_expires_at=expires_at(body.credentials),
         auth_state="ok",
     )
     session.add(channel)
@@ -115,6 +117,7 @@ async def update(
             sealed.ciphertext,
             sealed.key_id,
         )
+        channel.token_expires_at = expires_at(patch.credentials)
         if channel.auth_state in NEEDS_AUTH:
             channel.auth_state = AuthState.OK
             fields.append("auth_state")
@@ -149,6 +152,7 @@ async def disconnect(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uu
     """Drop the stored credentials: publishing its jobs waits (``waiting_auth``) for new ones."""
     channel = await locked(session, tenant_id, channel_id)
     channel.credentials_ciphertext = channel.credentials_key_id = None
+    channel.token_expires_at = None
     channel.auth_state = AuthState.DISCONNECTED
     await session.flush()
     return channel

@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.api.service_layer.errors import NotFound, Refused
 from herald.common.db.models import OutboxMessage, PublishJob
-from herald.common.domain.job_commands import CancelEffect, can_retry_manually, cancel_effect
+from herald.common.domain.job_commands import (
+    CancelEffect,
+    can_retry_manually,
+    cancel_effect,
+    retried_status,
+)
 from herald.common.domain.job_states import JobStatus
 from herald.common.events import Envelope, JobCancelled, JobRetryRequested, PublishRequested
 from herald.common.live_updates import stage_job_change
@@ -77,24 +82,27 @@ def cancel(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
 
 
 def retry(session: AsyncSession, job: PublishJob, now: datetime) -> Outcome:
-    """Back to queued with a fresh attempt budget; the attempts so far stay as the audit trail."""
-    if not can_retry_manually(JobStatus(job.status)):
+    """Back to queued with a fresh attempt budget; the attempts so far stay as the audit trail.
+    A job its channel's refusal parked before its slot goes back to scheduled instead: the
+    recovery sweep dispatches it at its slot (or marks it missed), never earlier."""
+    current = JobStatus(job.status)
+    if not can_retry_manually(current):
         raise JobCommandRefused("job_not_retryable", "Job cannot be retried", job.status)
-    previous = job.status
-    job.status, job.attempt_base, job.version = JobStatus.QUEUED, job.attempts, job.version + 1
-    job.queued_at = job.requested_at = now
+    target = retried_status(current, job.scheduled_for, job.queued_at)
+    job.status, job.attempt_base, job.version = target, job.attempts, job.version + 1
+    if target is JobStatus.QUEUED:
+        job.queued_at = job.requested_at = now
     job.finished_at = job.next_attempt_at = job.cancel_requested_at = job.rate_slot_at = None
     job.last_error_code = None
-    notice = JobRetryRequested(job_id=job.id, asset_id=job.asset_id, previous_status=previous)
-    command = PublishRequested(job_id=job.id, priority=job.priority)
-    return Outcome(
-        job,
-        [
-            stage(session, notice, _wrap(notice, job, now)),
-            stage_job_change(session, job, now),  # before the request: queued comes first
-            stage(session, command, _wrap(command, job, now)),
-        ],
-    )
+    notice = JobRetryRequested(job_id=job.id, asset_id=job.asset_id, previous_status=current)
+    staged = [
+        stage(session, notice, _wrap(notice, job, now)),
+        stage_job_change(session, job, now),  # before the request: queued comes first
+    ]
+    if target is JobStatus.QUEUED:
+        command = PublishRequested(job_id=job.id, priority=job.priority)
+        staged.append(stage(session, command, _wrap(command, job, now)))
+    return Outcome(job, staged)
 
 
 def _wrap(
@@ -155,8 +163,9 @@ async def redrive_batch(
 async def resume_waiting_auth(
     session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.UUID, now: datetime
 ) -> tuple[list[PublishJob], list[OutboxMessage]]:
-    """Requeue the channel's jobs parked in ``waiting_auth`` (it was re-authorized); their
-    events and publish requests, staged here, are to be relayed after the commit."""
+    """Requeue the channel's jobs parked in ``waiting_auth`` (it was re-authorized; those
+    parked before their slot wait for it again); their events and publish requests, staged
+    here, are to be relayed after the commit."""
     parked = await session.scalars(
         select(PublishJob)
         .where(

@@ -27,6 +27,7 @@ from herald.api.state import AppState
 from herald.common import oauth
 from herald.common.credentials import Sealed
 from herald.common.db.models import Channel, OAuthConnection, OutboxMessage, PublishJob
+from herald.common.domain import token_grants
 from herald.common.ids import new_id
 from herald.common.platforms import CATALOG, PlatformInfo, config_problems
 
@@ -211,6 +212,7 @@ async def _store(
             sealed.ciphertext,
             sealed.key_id,
         )
+        channel.token_expires_at = token_grants.expires_at(credentials)
         action = "channel.reconnected" if connection.channel_id else "channel.connected"
         await session.flush()
         audit.record(

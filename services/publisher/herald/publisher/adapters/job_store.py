@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.common.credentials import Sealed
 from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
 from herald.common.domain.job_commands import status_after_call
-from herald.common.domain.job_states import CLAIMABLE, JobStatus, can_transition, is_terminal
+from herald.common.domain.job_states import (
+    CLAIMABLE,
+    PARKABLE,
+    JobStatus,
+    can_transition,
+    is_terminal,
+)
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
 UNKNOWN_OUTCOME = frozenset({"worker_lost", "timeout", "network_error", "adapter_error"})
@@ -55,6 +61,7 @@ class Claimable:
     channel_id: uuid.UUID
     platform: str
     rate_slot_at: datetime | None
+    status: JobStatus
 
 
 async def lock_claimable(
@@ -68,7 +75,7 @@ async def lock_claimable(
     expired = status is JobStatus.PROCESSING and (job.lease_expires_at or now) < now
     due = job.next_attempt_at is None or job.next_attempt_at <= now
     if (status in CLAIMABLE or expired) and due:
-        return Claimable(job.id, job.channel_id, job.platform, job.rate_slot_at)
+        return Claimable(job.id, job.channel_id, job.platform, job.rate_slot_at, status)
     return refuse_claim(status, job.lease_expires_at, job.next_attempt_at, now)
 
 
@@ -309,3 +316,53 @@ async def credentials_replaced(
     )
     used = refused.ciphertext if refused is not None else None
     return current is not None and current != used
+
+
+async def awaits_reauthorization(session: AsyncSession, channel_id: uuid.UUID) -> bool:
+    """Whether the channel's credentials were refused for good, read under a share lock: a
+    reconnect (which takes the row for update) either committed before, or waits and then
+    finds what this transaction parked."""
+    state = await session.scalar(
+        select(Channel.auth_state).where(Channel.id == channel_id).with_for_update(read=True)
+    )
+    return state == "reauth_required"
+
+
+async def park_job(
+    session: AsyncSession, job_id: uuid.UUID, error_code: str, now: datetime
+) -> PublishJob | None:
+    """Park one waiting job (its row already locked by the caller) in ``waiting_auth``."""
+    job = await session.get(PublishJob, job_id)
+    if job is None or JobStatus(job.status) not in PARKABLE:
+        return None
+    _park(job, error_code, now)
+    return job
+
+
+async def park_channel_jobs(
+    session: AsyncSession, channel_id: uuid.UUID, error_code: str, now: datetime
+) -> list[PublishJob]:
+    """Park every job of the channel that no worker holds (scheduled, queued, retrying) in
+    ``waiting_auth``, so none calls the platform with credentials it refused. A job locked
+    by a claim at this moment is skipped: that claim reads the channel's state and parks it
+    (or, claimed already, it is refused on its own)."""
+    jobs = await session.scalars(
+        select(PublishJob)
+        .where(
+            PublishJob.channel_id == channel_id,
+            PublishJob.status.in_([s.value for s in PARKABLE]),
+        )
+        .order_by(PublishJob.id)
+        .with_for_update(skip_locked=True)
+    )
+    parked = list(jobs.all())
+    for job in parked:
+        _park(job, error_code, now)
+    await session.flush()
+    return parked
+
+
+def _park(job: PublishJob, error_code: str, now: datetime) -> None:
+    job.status = JobStatus.WAITING_AUTH
+    job.next_attempt_at = job.rate_slot_at = None
+    job.last_error_code, job.updated_at = error_code, now

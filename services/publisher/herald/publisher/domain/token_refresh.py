@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from herald.common.domain.token_grants import TokenGrant, credentials_of
+from herald.common.domain.token_grants import TokenGrant, credentials_of, expires_at
 
 __all__ = ["TokenGrant", "expires_at", "refresh_due", "refresh_on_refusal", "refreshed"]
 
@@ -20,16 +20,6 @@ REFRESH_MARGIN_S = 300.0
 """Refresh this long before ``expires_at`` (default 5 minutes)."""
 REFRESH_JITTER_S = 120.0
 """Up to this much earlier again, chosen at random per check (default 2 minutes)."""
-
-
-def expires_at(credentials: Mapping[str, Any]) -> datetime | None:
-    raw = credentials.get("expires_at")
-    if not isinstance(raw, str):
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def refresh_due(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,4 +57,22 @@ class RefreshingAdapter(PlatformAdapter, Protocol):
     async def refresh(self, credentials: dict[str, Any]) -> TokenGrant:
         """New tokens from the platform's token endpoint; ``AuthExpiredError`` if the grant is
         gone (the tenant must connect again)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a signage account has: its screens (each with the playlist it shows) and its
+    playlists, as JSON-ready rows."""
+
+    screens: list[dict[str, Any]]
+    playlists: list[dict[str, Any]]
+
+
+@runtime_checkable
+class InventoryAdapter(PlatformAdapter, Protocol):
+    """A signage platform's adapter: the account's screens and playlists can be listed."""
+
+    async def inventory(self, target: Target, on_page: Callable[[], Awaitable[None]]) -> Inventory:
+        """Every screen and playlist; ``on_page`` is awaited after each page read."""
         ...
