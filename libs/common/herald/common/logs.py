@@ -95,5 +95,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "faststream", "faststream.access", "herald.broker"):
+    # httpx logs every request at INFO ("HTTP Request: POST <url>"): a line per platform
+    # call, a tenth of the call's CPU, and a URL that may carry what should not be logged
+    noisy_loggers = ("uvicorn.access", "faststream", "faststream.access", "herald.broker")
+    for noisy in (*noisy_loggers, "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -12,16 +12,18 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import structlog
 from prometheus_client import Counter, Gauge
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events.envelope import Envelope, Event
 from herald.common.faults import fault_point
+from herald.common.group_commit import GroupCommit
 from herald.common.pacing import sleep_unless_stopped
 from herald.common.telemetry import current_trace_headers
 
@@ -79,6 +81,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._claim = timedelta(seconds=claim_s)
         self._fast_timeout_s = fast_timeout_s
+        self._sent = GroupCommit(self._mark_sent)  # the fast path's marks, one UPDATE per group
 
     async def send(self, rows: Sequence[OutboxMessage]) -> None:
         """Fast path: publish rows the caller just committed, then mark them sent.
@@ -92,7 +95,7 @@ class OutboxRelay:
             results = await asyncio.wait_for(self._publish_each(rows), self._fast_timeout_s)
             fault_point("relay.after_publish")
             sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
-            await self._mark_sent(sent)
+            await self._sent.submit(sent)
         except Exception as error:  # the rows stay unsent: the background loop owns the retry
             OUTBOX_FAILURES.inc()
             log.warning("outbox.fast_path_failed", error=repr(error), rows=len(rows))
@@ -168,10 +171,11 @@ class OutboxRelay:
     async def _mark_sent(self, ids: list[uuid.UUID]) -> None:
         if not ids:
             return
+        table = cast(Table, OutboxMessage.__table__)  # Core: no ORM objects to synchronize
         async with self._db.transaction() as session:
             await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
+                update(table)
+                .where(table.c.id.in_(ids))
                 .values(sent_at=datetime.now(UTC), claimed_until=None)
             )
 

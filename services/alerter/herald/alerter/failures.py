@@ -102,6 +102,10 @@ class Alerting:
         now = datetime.now(UTC)
         resolved: list[uuid.UUID] = []
         async with self.db.transaction() as session:
+            # nearly every success resolves nothing: it then writes nothing either (no inbox
+            # row; resolving nothing twice is still nothing)
+            if not await alert_store.any_open(session, envelope.tenant_id, keys):
+                return
             if not await first_delivery(session, consumer, envelope.id):
                 return
             rows = []

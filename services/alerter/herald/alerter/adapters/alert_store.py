@@ -99,6 +99,24 @@ async def open_alert(
     )
 
 
+async def any_open(
+    session: AsyncSession, tenant_id: uuid.UUID | None, dedup_keys: list[str]
+) -> bool:
+    """Is any alert of these keys open? One read, no lock (the cheap question first)."""
+    # "=" or IS NULL, not IS NOT DISTINCT FROM: the open-alert index can answer those
+    tenant = Alert.tenant_id.is_(None) if tenant_id is None else Alert.tenant_id == tenant_id
+    found = await session.scalar(
+        select(Alert.id)
+        .where(
+            tenant,
+            Alert.dedup_key.in_(dedup_keys),
+            Alert.status != "resolved",
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def counts_of(alert: Alert) -> AlertCounts:
     return AlertCounts(
         severity=Severity(alert.severity),
