@@ -57,6 +57,7 @@ class YodeckFake:
     files: dict[int, File] = field(default_factory=dict)
     script: list[Scripted] = field(default_factory=list)
     faults: dict[str, Scripted] = field(default_factory=dict)  # "PATCH /api/v2/..." → answer
+    page_base: str = ""  # where "next" points, when not here (a page that leads elsewhere)
     read_delay_s: float = 0.0  # a playlist read this slow lets two writers interleave
     calls: list[str] = field(default_factory=list)
     url: str = ""
@@ -86,7 +87,9 @@ class YodeckFake:
         return JSONResponse(
             {
                 "count": len(rows),
-                "next": f"{self.url}{path}?limit={limit}&offset={offset + limit}" if more else None,
+                "next": f"{self.page_base or self.url}{path}?limit={limit}&offset={offset + limit}"
+                if more
+                else None,
                 "previous": None,
                 "results": rows[offset : offset + limit],
             }

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from herald.common import locks
-from herald.common.credentials import CredentialBox
+from herald.common.credentials import CredentialBox, Sealed
 from herald.common.db.engine import Database
 from herald.common.db.models import Channel, ChannelInventory, Lock
 from herald.common.ids import new_id
@@ -168,3 +168,25 @@ async def test_a_failed_sync_keeps_the_last_inventory_and_says_why(
     refused = await _inventory(db, revoked.channel_id)
     assert refused is not None
     assert (refused.synced_at, refused.screens) == (None, [])
+
+
+async def test_an_account_that_cannot_be_read_is_recorded_and_the_others_go_on(
+    db: Database, box: CredentialBox, adapters: dict[str, PlatformAdapter]
+) -> None:
+    """A credential sealed with a key this publisher no longer has: the sync records why,
+    which moves the account's turn on, instead of stopping every round at it."""
+    broken = await _account(db, box)
+    unreadable = Account(
+        broken.channel_id,
+        broken.tenant_id,
+        "yodeck",
+        broken.config,
+        Sealed("retired-key", broken.sealed.ciphertext),
+    )
+    sync = _sync(db, box, adapters, "p1")
+    assert await sync.sync(unreadable) == "error"
+    stored = await _inventory(db, broken.channel_id)
+    assert stored is not None
+    assert stored.error is not None
+    assert stored.error.startswith("error: CredentialKeyError")
+    assert await sync.sync(await _account(db, box)) == "synced"

@@ -245,3 +245,19 @@ async def test_a_large_video_is_streamed(
     uploaded = fake.files[int(post_id)]
     assert (uploaded.size, uploaded.sha256) == (size, sha256_of("launch.mp4", size))
     assert peak < 16 * MB, f"peak {peak / MB:.1f} MB for a {size / MB:.0f} MB upload"
+
+
+async def test_a_page_that_leads_to_another_host_is_not_followed(
+    adapter: YodeckAdapter, fake: YodeckFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token goes with every page: a ``next`` of another origin is refused, unasked."""
+    monkeypatch.setattr(yodeck, "PAGE", 2)
+    fake.page_base = "http://169.254.169.254"
+
+    async def page_done() -> None:
+        return None
+
+    with pytest.raises(PermanentPublishError) as refused:
+        await adapter.inventory(target(), page_done)
+    assert refused.value.code == "foreign_page"
+    assert fake.calls == ["GET /api/v2/screens/"]

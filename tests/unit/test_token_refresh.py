@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from herald.common.domain.token_grants import refreshable_expiry
 from herald.publisher.domain.token_refresh import (
     REFRESH_JITTER_S,
     REFRESH_MARGIN_S,
@@ -73,3 +74,15 @@ def test_a_kept_refresh_token_stays_and_an_unknown_lifetime_drops_the_expiry() -
     after = refreshed(creds(10) | {"extra": 1}, TokenGrant("at2", None, None), NOW)
     assert (after["refresh_token"], after["extra"]) == ("rt", 1)
     assert "expires_at" not in after
+
+
+def test_only_refreshable_tokens_are_given_a_stored_expiry() -> None:
+    """``channels.token_expires_at`` lists what the upkeep can act on: a token without a
+    refresh token would be a candidate every round with nothing to do."""
+    at = "2026-12-05T12:00:00Z"
+    assert refreshable_expiry({"access_token": "a", "refresh_token": "r", "expires_at": at}) == (
+        datetime(2026, 12, 5, 12, tzinfo=UTC)
+    )
+    assert refreshable_expiry({"access_token": "a", "expires_at": at}) is None
+    assert refreshable_expiry({"access_token": "a", "refresh_token": "", "expires_at": at}) is None
+    assert refreshable_expiry({"access_token": "a", "refresh_token": "r"}) is None

@@ -114,14 +114,18 @@ class InventorySync:
                 if await locks.renew(session, held, self.lock_ttl_s) is None:
                     raise LockLost(held.name)
 
-        target = Target(account.config, self.box.open(account.sealed))
         try:
+            target = Target(account.config, self.box.open(account.sealed))
             found = await adapter.inventory(target, renewed)
         except LockLost:
             return "lost"
         except PublishError as error:
             await self._record(account, None, f"{error.code}: {error.message}"[:500])
             return error.error_class
+        except Exception as error:  # one account's oddity (a retired key, a page that is not
+            # JSON) is recorded, which moves its turn on, and never stops the others' syncs
+            await self._record(account, None, f"error: {type(error).__name__}: {error}"[:500])
+            return "error"
         async with self.db.transaction() as session:
             if await locks.renew(session, held, self.lock_ttl_s) is None:
                 return "lost"

@@ -57,7 +57,9 @@ async def record_refusal(
     staged: list[OutboxMessage] = []
     parked = []
     if marked:
-        parked = await job_store.park_channel_jobs(session, channel.channel_id, error.code, now)
+        parked = await job_store.park_channel_jobs(
+            session, channel.tenant_id, channel.channel_id, error.code, now
+        )
         staged += [stage_job_change(session, parked_job, now) for parked_job in parked]
     if marked or job is not None:
         staged.append(_stage_auth_failed(session, channel, refused, error, now, job))

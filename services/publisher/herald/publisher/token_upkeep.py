@@ -57,24 +57,30 @@ class TokenUpkeep:
         """The background loop (``serve_worker``): a round every interval until stopped."""
         while not await sleep_unless_stopped(runtime.stop, self.interval_s):
             try:
-                await self.round()
+                await self.round(stop=runtime.stop)
             except Exception as error:  # the database is away: the next round tries again
                 log.warning("token.upkeep_failed", error=str(error))
 
-    async def round(self, now: datetime | None = None) -> Counter[str]:
-        """Look at every candidate once; the outcomes counted (``not_due`` included)."""
+    async def round(
+        self, now: datetime | None = None, stop: asyncio.Event | None = None
+    ) -> Counter[str]:
+        """Look at every candidate once; the outcomes counted (``not_due`` included). Once
+        ``stop`` is set no refresh starts (a rotated token must not be cut off mid-store)."""
+        stop = stop or asyncio.Event()
         now = now or datetime.now(UTC)
         started = time.perf_counter()
         platforms = [name for name, a in self.adapters.items() if _refreshing(a)]
         outcomes: Counter[str] = Counter()
         limit = asyncio.Semaphore(self.concurrency)
         after: uuid.UUID | None = None
-        while platforms:
+        while platforms and not stop.is_set():
             async with self.db.transaction() as session:
                 batch = await token_channels.candidates(
                     session, platforms, self.policy, now, after, self.batch_size
                 )
-            outcomes.update(await asyncio.gather(*(self._bounded(limit, c, now) for c in batch)))
+            outcomes.update(
+                await asyncio.gather(*(self._bounded(limit, c, now, stop) for c in batch))
+            )
             if len(batch) < self.batch_size:
                 break
             after = batch[-1].channel_id
@@ -86,9 +92,18 @@ class TokenUpkeep:
         )
         return outcomes
 
-    async def _bounded(self, limit: asyncio.Semaphore, candidate: Candidate, now: datetime) -> str:
+    async def _bounded(
+        self, limit: asyncio.Semaphore, candidate: Candidate, now: datetime, stop: asyncio.Event
+    ) -> str:
         async with limit:
-            return await self._upkeep(candidate, now)
+            if stop.is_set():
+                return "stopped"
+            try:
+                return await self._upkeep(candidate, now)
+            except Exception:  # e.g. the database away while recording a refusal: the
+                # others of the batch go on, this channel is a candidate again next round
+                log.exception("token.upkeep_crashed", channel_id=str(candidate.channel_id))
+                return "error"
 
     async def _upkeep(self, candidate: Candidate, now: datetime) -> str:
         """Refresh one channel's tokens if due: ``refreshed``, ``taken`` (another worker just

@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from herald.common.credentials import CredentialBox, Sealed
 from herald.common.db.engine import Database
 from herald.common.db.models import Channel
+from herald.common.domain.token_grants import refreshable_expiry
 from herald.publisher import metrics
 from herald.publisher.adapters.platforms.base import (
     Content,
@@ -35,7 +36,6 @@ from herald.publisher.adapters.platforms.base import (
 )
 from herald.publisher.domain.errors import AuthExpiredError, PublishError
 from herald.publisher.domain.token_refresh import (
-    expires_at,
     refresh_due,
     refresh_on_refusal,
     refreshed,
@@ -166,7 +166,7 @@ class Tokens:
                     .values(
                         credentials_ciphertext=stored.ciphertext,
                         credentials_key_id=stored.key_id,
-                        token_expires_at=expires_at(credentials),
+                        token_expires_at=refreshable_expiry(credentials),
                     )
                 )
         access.credentials, access.sealed, access.refreshed = credentials, stored, True

@@ -50,3 +50,13 @@ def expires_at(credentials: Mapping[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def refreshable_expiry(credentials: Mapping[str, Any]) -> datetime | None:
+    """What ``channels.token_expires_at`` holds: the expiry of tokens that can be refreshed.
+    Without a refresh token there is nothing to do ahead of time (the platform's refusal
+    parks the channel's jobs when it comes), so the upkeep need not look at the channel."""
+    refresh_token = credentials.get("refresh_token")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        return None
+    return expires_at(credentials)

@@ -20,7 +20,7 @@ from herald.api.service_layer.errors import Invalid, NotFound, Refused
 from herald.api.service_layer.job_control import resume_waiting_auth
 from herald.common.credentials import CredentialBox
 from herald.common.db.models import Channel, OutboxMessage, PublishJob, RateLimitBucket
-from herald.common.domain.token_grants import expires_at
+from herald.common.domain.token_grants import refreshable_expiry
 from herald.common.ids import new_id
 from herald.common.platforms import CATALOG, config_problems, credential_problems
 
@@ -70,7 +70,7 @@ async def create(
         config=body.config,
         credentials_ciphertext=sealed.ciphertext,
         credentials_key_id=sealed.key_id,
-        token_expires_at=expires_at(body.credentials),
+        token_expires_at=refreshable_expiry(body.credentials),
         auth_state="ok",
     )
     session.add(channel)
@@ -117,7 +117,7 @@ async def update(
             sealed.ciphertext,
             sealed.key_id,
         )
-        channel.token_expires_at = expires_at(patch.credentials)
+        channel.token_expires_at = refreshable_expiry(patch.credentials)
         if channel.auth_state in NEEDS_AUTH:
             channel.auth_state = AuthState.OK
             fields.append("auth_state")

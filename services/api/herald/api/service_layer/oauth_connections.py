@@ -212,7 +212,7 @@ async def _store(
             sealed.ciphertext,
             sealed.key_id,
         )
-        channel.token_expires_at = token_grants.expires_at(credentials)
+        channel.token_expires_at = token_grants.refreshable_expiry(credentials)
         action = "channel.reconnected" if connection.channel_id else "channel.connected"
         await session.flush()
         audit.record(

@@ -339,20 +339,32 @@ async def park_job(
     return job
 
 
+PARK_BATCH = 500
+"""Jobs parked with their channel in the refusal's transaction; the rest park at their claim
+(a claim on a ``reauth_required`` channel parks without calling the platform)."""
+
+
 async def park_channel_jobs(
-    session: AsyncSession, channel_id: uuid.UUID, error_code: str, now: datetime
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    channel_id: uuid.UUID,
+    error_code: str,
+    now: datetime,
 ) -> list[PublishJob]:
-    """Park every job of the channel that no worker holds (scheduled, queued, retrying) in
-    ``waiting_auth``, so none calls the platform with credentials it refused. A job locked
-    by a claim at this moment is skipped: that claim reads the channel's state and parks it
-    (or, claimed already, it is refused on its own)."""
+    """Park the channel's jobs that no worker holds (scheduled, queued, retrying) in
+    ``waiting_auth``, up to ``PARK_BATCH``, so they do not call the platform with credentials
+    it refused. A job locked by a claim at this moment is skipped: that claim reads the
+    channel's state and parks it (or, claimed already, it is refused on its own). The tenant
+    narrows the search to its live jobs (``ix_publish_jobs_tenant_live``)."""
     jobs = await session.scalars(
         select(PublishJob)
         .where(
+            PublishJob.tenant_id == tenant_id,
             PublishJob.channel_id == channel_id,
             PublishJob.status.in_([s.value for s in PARKABLE]),
         )
         .order_by(PublishJob.id)
+        .limit(PARK_BATCH)
         .with_for_update(skip_locked=True)
     )
     parked = list(jobs.all())

@@ -43,6 +43,7 @@ VIDEOS = media.MediaRules(dict.fromkeys(("video/mp4", "video/webm", "video/quick
 RULES = media.MediaRules({**IMAGES.limits, **VIDEOS.limits})
 DEFAULT_DURATION_S = 10
 PAGE = 100
+MAX_PAGES = 100  # ten thousand screens or playlists: past that, the account is not read whole
 
 
 class PlaylistLocks(Protocol):
@@ -128,12 +129,17 @@ class YodeckAdapter:
         self, target: Target, path: str, on_page: Callable[[], Awaitable[None]]
     ) -> AsyncIterator[dict[str, Any]]:
         url: str | None = f"{self._api}{path}?limit={PAGE}&offset=0"
-        while url is not None:
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            if not url.startswith(f"{self._api}/"):  # the token goes only to Yodeck's API
+                raise PermanentPublishError("foreign_page", f"a page of {path} leads elsewhere")
             answer = (await self._call(target, "GET", url)).json()
             for row in answer.get("results", []):
                 yield row
             await on_page()
             url = answer.get("next")
+        raise PermanentPublishError("too_many_pages", f"{path} has over {MAX_PAGES * PAGE} rows")
 
     async def _playlists(self, target: Target) -> list[str]:
         """The playlist the channel names, then those its screens show (each once)."""
