@@ -1,6 +1,7 @@
 """Herald end to end through its real processes: HTTP approve → job recorded → sandbox post →
-result recorded → event acked. The API, one or two publishers, the alerter and the recovery
-service run as in production (their own processes, INFO logs, durable JetStream); the sandbox
+result recorded → event acked. The API, two publishers (the production layout: one per core,
+so that one process's waits on PostgreSQL and JetStream overlap the other's work), the
+alerter and the recovery service run as in production (their own processes, INFO logs, durable JetStream); the sandbox
 answers at once and the channels' rate limits are lifted, so the pipeline is what is measured.
 
 Assets are written straight into the database before the clock starts (uploading content is
@@ -128,7 +129,7 @@ async def run(
     fsync: Fsync = "always",
     seconds: float = 10.0,
     rate_per_s: float | None = None,
-    publishers: int = 1,
+    publishers: int = 2,
     backlog_cap: int = 2000,
 ) -> dict[str, float]:
     """Saturated (``rate_per_s`` None: ``APPROVERS`` clients approve as fast as the API

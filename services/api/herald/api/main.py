@@ -16,7 +16,7 @@ from nats.aio.client import Client as NatsClient
 from herald.api import openapi_contract, problems
 from herald.api.adapters.change_feed import ChangeFeeds
 from herald.api.idempotency_middleware import IdempotencyMiddleware
-from herald.api.middleware import ResponseHeaders, cors_options, limit_body, observe
+from herald.api.middleware import LimitBody, Observe, ResponseHeaders, cors_options
 from herald.api.routes import (
     alerts,
     api_keys,
@@ -120,8 +120,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     # Innermost first. Pure ASGI, so streamed responses pass; inside the body limit.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(ResponseHeaders)  # Retry-After, RateLimit-*: on replays and problems too
-    app.middleware("http")(limit_body(settings.max_body_bytes))
-    app.middleware("http")(observe)
+    app.add_middleware(LimitBody, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe)
     if settings.cors_origin_list:  # outermost: preflights, and CORS headers on every answer
         app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origin_list))
     for module in (

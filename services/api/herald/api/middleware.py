@@ -4,10 +4,10 @@ that dependencies add to any response, and CORS when configured."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request
 from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,41 +21,74 @@ LATENCY = Histogram(
     "herald_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
 )
 
-Next = Callable[[Request], Awaitable[Response]]
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def _route(request: Request) -> str:
-    route = request.scope.get("route")
-    return getattr(route, "path", "unmatched")
+def _route(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", "unmatched")
 
 
-async def observe(request: Request, call_next: Next) -> Response:
-    """Count and time each request by its route template (bounded labels)."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = _route(request)
-    method = request.method if request.method in KNOWN_METHODS else "other"
-    REQUESTS.labels(method, route, str(response.status_code)).inc()
-    LATENCY.labels(method, route).observe(time.perf_counter() - started)
-    return response
+class Observe:
+    """Count and time each request by its route template (bounded labels), up to the start of
+    its response (a live-update stream is not timed for as long as it stays open). Pure ASGI:
+    Starlette's ``BaseHTTPMiddleware`` cost a request more than its route's own work."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        seen: list[int] = []
+
+        def record(status: int) -> None:
+            seen.append(status)
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            route = _route(scope)
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+        async def send_observed(message: Message) -> None:
+            if message["type"] == "http.response.start" and not seen:
+                record(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            if not seen:  # it raised before answering: the server answers 500
+                record(500)
 
 
-def limit_body(max_bytes: int) -> Callable[[Request, Next], Awaitable[Response]]:
+class LimitBody:
     """Refuse bodies over ``max_bytes`` by their Content-Length, before reading them."""
 
-    async def check(request: Request, call_next: Next) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_bytes):
-            return problem_response(
-                413,
-                "payload_too_large",
-                "Request body too large",
-                f"the limit is {max_bytes} bytes",
-            )
-        return await call_next(request)
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
 
-    return check
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = _header(scope, b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                response = problem_response(
+                    413,
+                    "payload_too_large",
+                    "Request body too large",
+                    f"the limit is {self.max_bytes} bytes",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 RESPONSE_HEADERS = "herald.response_headers"  # key in the request's scope state
