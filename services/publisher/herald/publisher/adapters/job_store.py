@@ -201,38 +201,56 @@ async def finish(
     """Move the claimed job out of processing; returns the status it took, or None when our
     lease was lost (fenced out). A cancel that arrived mid-call turns any outcome but success
     into ``cancelled``."""
-    current = (
-        await session.execute(
-            select(PublishJob.cancel_requested_at)
-            .where(
-                PublishJob.id == claim.job_id,
-                PublishJob.version == claim.version,
-                PublishJob.status == JobStatus.PROCESSING,
-            )
-            .with_for_update()
+    ours = (
+        PublishJob.id == claim.job_id,
+        PublishJob.version == claim.version,
+        PublishJob.status == JobStatus.PROCESSING,
+    )
+    if status_after_call(outcome, cancel_requested=True) is outcome:
+        # no cancel can change this outcome (a post that went out): one fenced statement
+        done = await session.execute(
+            update(PublishJob)
+            .where(*ours)
+            .values(_finished(outcome, now, external_id, retry_at, error_code))
+            .returning(PublishJob.id)
+            .execution_options(synchronize_session=False)
         )
+        return outcome if done.first() is not None else None
+    current = (
+        await session.execute(select(PublishJob.cancel_requested_at).where(*ours).with_for_update())
     ).first()
     if current is None:
         return None
     status = status_after_call(outcome, current.cancel_requested_at is not None)
-    if not can_transition(JobStatus.PROCESSING, status):
-        raise ValueError(f"processing cannot become {status}")
-    retrying = status in (JobStatus.RETRYING,)
     await session.execute(
         update(PublishJob)
         .where(PublishJob.id == claim.job_id)
-        .values(
-            status=status,
-            external_id=external_id,
-            next_attempt_at=retry_at if retrying else None,
-            last_error_code=error_code,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now if is_terminal(status) else None,
-            updated_at=now,
-        )
+        .values(_finished(status, now, external_id, retry_at, error_code))
+        .execution_options(synchronize_session=False)
     )
     return status
+
+
+def _finished(
+    status: JobStatus,
+    now: datetime,
+    external_id: str | None,
+    retry_at: datetime | None,
+    error_code: str | None,
+) -> dict[str, object]:
+    """The columns of a job leaving processing for ``status``."""
+    if not can_transition(JobStatus.PROCESSING, status):
+        raise ValueError(f"processing cannot become {status}")
+    return {
+        "status": status,
+        "external_id": external_id,
+        "next_attempt_at": retry_at if status is JobStatus.RETRYING else None,
+        "last_error_code": error_code,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "finished_at": now if is_terminal(status) else None,
+        "updated_at": now,
+    }
 
 
 async def close_attempt(
@@ -248,6 +266,7 @@ async def close_attempt(
         update(PublishAttempt)
         .where(PublishAttempt.id == claim.attempt_id)
         .values(outcome=outcome, finished_at=now, duration_ms=duration_ms, **fields)
+        .execution_options(synchronize_session=False)  # no attempt is loaded in this session
     )
 
 
