@@ -67,10 +67,21 @@ class Claimable:
 async def lock_claimable(
     session: AsyncSession, job_id: uuid.UUID, now: datetime
 ) -> Claimable | Refusal:
-    """Lock the job's row and check it can be claimed now; nothing is changed yet."""
-    job = await session.scalar(select(PublishJob).where(PublishJob.id == job_id).with_for_update())
-    if job is None:
+    """Lock the job's row and check it can be claimed now; nothing is changed yet. Its
+    channel and asset come in the same statement (unlocked), so that the claim's later
+    ``session.get`` of them is answered from the session, not by another round trip."""
+    row = (
+        await session.execute(
+            select(PublishJob, Channel, Asset)
+            .join(Channel, Channel.id == PublishJob.channel_id)
+            .join(Asset, Asset.id == PublishJob.asset_id)
+            .where(PublishJob.id == job_id)
+            .with_for_update(of=PublishJob)
+        )
+    ).first()
+    if row is None:
         return refuse_claim(None, None, None, now)
+    job = row[0]
     status = JobStatus(job.status)
     expired = status is JobStatus.PROCESSING and (job.lease_expires_at or now) < now
     due = job.next_attempt_at is None or job.next_attempt_at <= now

@@ -22,18 +22,17 @@ async def admit_request(
     Time is the database's clock *after* the row lock is granted: a request that queued behind
     others must not be judged as of the moment it started waiting.
     """
-    await session.execute(
-        insert(RateLimitBucket).values(key=key, tat=None).on_conflict_do_nothing()
+    locked = (
+        select(RateLimitBucket.tat, RateLimitBucket.sent_tat, func.clock_timestamp().label("now"))
+        .where(RateLimitBucket.key == key)
+        .with_for_update()
     )
-    row = (
+    row = (await session.execute(locked)).first()
+    if row is None:  # the channel's first request: its bucket is made (once, whoever races)
         await session.execute(
-            select(
-                RateLimitBucket.tat, RateLimitBucket.sent_tat, func.clock_timestamp().label("now")
-            )
-            .where(RateLimitBucket.key == key)
-            .with_for_update()
+            insert(RateLimitBucket).values(key=key, tat=None).on_conflict_do_nothing()
         )
-    ).one()
+        row = (await session.execute(locked)).one()
     current = Bucket(row.tat, row.sent_tat)
     decision = admit(current, limit, row.now, reserved)
     if decision.bucket != current:
