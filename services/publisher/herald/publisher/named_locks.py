@@ -18,6 +18,7 @@ from herald.publisher.domain.errors import TransientPublishError
 
 log = structlog.get_logger(__name__)
 POLL_S = 0.05
+MAX_POLL_S = 1.0
 
 
 @dataclass
@@ -41,7 +42,7 @@ class NamedLocks:
 
     async def _acquire(self, name: str, owner: str) -> locks.Held:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.wait_s
+        deadline, pause = loop.time() + self.wait_s, POLL_S
         while True:
             async with self.db.transaction() as session:
                 held = await locks.acquire(session, name, owner, self.ttl_s)
@@ -51,7 +52,8 @@ class NamedLocks:
             if loop.time() >= deadline:
                 metrics.LOCK_WAITS.labels("busy").inc()
                 raise TransientPublishError("lock_busy", f"{name} stayed held {self.wait_s:g} s")
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(pause)
+            pause = min(MAX_POLL_S, pause * 2)  # a long holder is not asked 20 times a second
 
     async def _release(self, held: locks.Held) -> None:
         async with self.db.transaction() as session:
