@@ -1,8 +1,9 @@
 """Herald end to end through its real processes: HTTP approve → job recorded → sandbox post →
 result recorded → event acked. The API, two publishers (the production layout: one per core,
 so that one process's waits on PostgreSQL and JetStream overlap the other's work), the
-alerter and the recovery service run as in production (their own processes, INFO logs, durable JetStream); the sandbox
-answers at once and the channels' rate limits are lifted, so the pipeline is what is measured.
+alerter and the recovery service run as in production (their own processes, INFO logs,
+durable JetStream); the sandbox answers at once and the channels' rate limits are lifted, so
+the pipeline is what is measured.
 
 Assets are written straight into the database before the clock starts (uploading content is
 not the path under test); tenant and channels are created through the API. Latency is read
