@@ -51,6 +51,10 @@ LATENCIES_MS = """
 SELECT extract(epoch FROM finished_at - queued_at) * 1000 FROM publish_jobs
  WHERE status = 'succeeded' ORDER BY finished_at
 """
+FINISHED = """
+SELECT id::text, extract(epoch FROM finished_at) FROM publish_jobs WHERE status = 'succeeded'
+"""
+"""Each finished job and when: its latency runs from when the load generator offered it."""
 
 
 async def seed(dsn: str, assets: int, account: str = "bench") -> Seed:

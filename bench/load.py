@@ -5,6 +5,7 @@ schedule, whatever the system does: a slow system meets a queue, as it would in 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -67,6 +68,12 @@ async def saturate(
     )
 
 
+INTENDED: contextvars.ContextVar[float | None] = contextvars.ContextVar("intended", default=None)
+"""In a call ``open_loop`` makes: when the schedule meant it to be sent (epoch seconds). A
+generator that falls behind its schedule still measures latency from there, so a slow
+system cannot hide its queue by slowing the load down (coordinated omission)."""
+
+
 async def open_loop(submit: Submit, *, per_s: float, seconds: float, batch: int = 1) -> int:
     """Offer ``per_s`` jobs a second for ``seconds`` (``batch`` per call), on schedule; the
     number of jobs offered once every call has returned."""
@@ -77,11 +84,12 @@ async def open_loop(submit: Submit, *, per_s: float, seconds: float, batch: int 
         n = await submit()
         offered += n
 
-    started, n = time.monotonic(), 0
+    started, wall, n = time.monotonic(), time.time(), 0
     pending: set[asyncio.Task[None]] = set()
     tick = batch / per_s
     while (due := started + n * tick) < started + seconds:
         await asyncio.sleep(max(0.0, due - time.monotonic()))
+        INTENDED.set(wall + n * tick)  # the task gets a copy of the context as it is now
         task = asyncio.create_task(one())
         pending.add(task)
         task.add_done_callback(pending.discard)

@@ -34,15 +34,15 @@ from bench.environment import BenchEnv, Fsync, asyncpg_dsn
 from bench.job_rows import (
     CLAIM_JOB,
     FINISH_JOB,
+    FINISHED,
     INSERT_ATTEMPT,
     INSERT_JOB,
-    LATENCIES_MS,
     SUCCEEDED,
     Seed,
     post_headers,
     seed,
 )
-from bench.load import open_loop, saturate, until_completed
+from bench.load import INTENDED, open_loop, saturate, until_completed
 from bench.stats import latency_summary
 from herald.common.ids import new_id
 
@@ -158,6 +158,7 @@ class Producer:
     def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, job_seed: Seed) -> None:
         self.pool, self.js, self.seed = pool, js, job_seed
         self.next_asset = 0
+        self.sent_at: dict[str, float] = {}  # job id → when it was offered (epoch s)
 
     def _assets(self, count: int) -> list[uuid.UUID]:
         taken = self.seed.asset_ids[self.next_asset : self.next_asset + count]
@@ -169,12 +170,15 @@ class Producer:
     async def one(self) -> None:
         (asset,) = self._assets(1)
         job_id = new_id()
+        self.sent_at[str(job_id)] = INTENDED.get() or time.time()
         async with self.pool.acquire() as conn:
             await conn.execute(INSERT_JOB, job_id, self.seed.tenant_id, asset, self.seed.channel_id)
         await self.js.publish(SUBJECT, job_id.bytes)
 
     async def batch(self, count: int) -> None:
         ids = [(new_id(), asset) for asset in self._assets(count)]
+        offered_at = INTENDED.get() or time.time()
+        self.sent_at.update((str(j), offered_at) for j, _ in ids)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.executemany(
                 INSERT_JOB,
@@ -242,7 +246,9 @@ async def run(
         elapsed = time.monotonic() - started
         throughput = throughput or offered / elapsed
         cpu = meter.stop()
-        latencies = [float(v) for (v,) in await pool.fetch(LATENCIES_MS)]
+        latencies = [
+            (float(done) - producer.sent_at[job]) * 1000 for job, done in await pool.fetch(FINISHED)
+        ]
     finally:
         rss = peak_rss_mb(consumer.pid)
         await _stop(consumer)
