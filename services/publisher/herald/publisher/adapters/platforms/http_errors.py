@@ -1,10 +1,13 @@
-"""Map HTTP answers and transport failures to the publish error classes. Pure."""
+"""Map HTTP answers and transport failures to the publish error classes (pure), and make a
+platform call that raises them (``send``)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -71,3 +74,21 @@ def explained(error: PublishError, reason: object, limit: int = 500) -> PublishE
         error.message = f"{error.message}: {reason.strip()}"[:limit]
         error.args = (error.message,)
     return error
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    refused: Callable[[httpx.Response], PublishError],
+    **kwargs: Any,
+) -> httpx.Response:
+    """One platform call: a 2xx answer, or the publish error its failure means (a transport
+    failure is transient; ``refused`` reads the platform's own error answer)."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.HTTPError as error:
+        raise classify_transport(error) from error
+    if response.is_success:
+        return response
+    raise refused(response)

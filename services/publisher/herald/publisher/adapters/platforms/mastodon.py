@@ -27,8 +27,8 @@ from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Target
 from herald.publisher.adapters.platforms.http_errors import (
     classify_response,
-    classify_transport,
     explained,
+    send,
 )
 from herald.publisher.adapters.platforms.post_limits import post_text
 from herald.publisher.domain.errors import (
@@ -120,13 +120,7 @@ class MastodonAdapter:
         raise TransientPublishError("media_processing", f"media {media_id} still processing")
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._client.request(method, url, **kwargs)
-        except httpx.HTTPError as error:
-            raise classify_transport(error) from error
-        if response.is_success:
-            return response
-        raise _refused(response)
+        return await send(self._client, method, url, _refused, **kwargs)
 
 
 def _refused(response: httpx.Response) -> PublishError:

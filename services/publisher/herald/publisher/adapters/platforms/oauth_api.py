@@ -11,7 +11,7 @@ import httpx
 from herald.common.oauth import OAuthClient, TokenGrant
 from herald.publisher.adapters.platforms import oauth
 from herald.publisher.adapters.platforms.base import Target
-from herald.publisher.adapters.platforms.http_errors import classify_transport
+from herald.publisher.adapters.platforms.http_errors import send
 from herald.publisher.domain.errors import PublishError
 
 
@@ -51,10 +51,4 @@ class OAuthApiAdapter:
             **(headers or {}),
             "Authorization": f"Bearer {target.credentials.get('access_token', '')}",
         }
-        try:
-            response = await self._client.request(method, url, headers=sent, **kwargs)
-        except httpx.HTTPError as error:
-            raise classify_transport(error) from error
-        if response.is_success:
-            return response
-        raise refused(response)
+        return await send(self._client, method, url, refused, headers=sent, **kwargs)

@@ -31,8 +31,8 @@ from herald.publisher.adapters.platforms import media
 from herald.publisher.adapters.platforms.base import Content, Inventory, Target
 from herald.publisher.adapters.platforms.http_errors import (
     classify_response,
-    classify_transport,
     explained,
+    send,
 )
 from herald.publisher.domain.errors import PermanentPublishError, PublishError
 from herald.publisher.domain.retry_policy import RetryPolicy
@@ -193,12 +193,7 @@ class YodeckAdapter:
     async def _upload(self, upload_url: str, m: media.Media) -> None:
         """The bytes, streamed to the pre-signed URL (which takes no Authorization)."""
         headers = {"Content-Type": m.content_type, "Content-Length": str(m.length)}
-        try:
-            answer = await self._client.put(upload_url, content=m.chunks(), headers=headers)
-        except httpx.HTTPError as error:
-            raise classify_transport(error) from error
-        if not answer.is_success:
-            raise _refused(answer)
+        await send(self._client, "PUT", upload_url, _refused, content=m.chunks(), headers=headers)
 
     async def _add(self, target: Target, playlist: str, files: list[str], duration: int) -> None:
         items = await self._items(target, playlist)
@@ -224,13 +219,7 @@ class YodeckAdapter:
     async def _call(self, target: Target, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = path if path.startswith("http") else f"{self._api}{path}"
         headers = {"Authorization": f"Token {target.credentials.get('api_token', '')}"}
-        try:
-            response = await self._client.request(method, url, headers=headers, **kwargs)
-        except httpx.HTTPError as error:
-            raise classify_transport(error) from error
-        if response.is_success:
-            return response
-        raise _refused(response)
+        return await send(self._client, method, url, _refused, headers=headers, **kwargs)
 
 
 def _refused(response: httpx.Response) -> PublishError:
