@@ -282,6 +282,30 @@ async def test_an_idle_channel_near_expiry_is_refreshed_without_any_job(
     assert await outbox(udb) == []
 
 
+async def test_a_stopping_publisher_starts_no_refresh(
+    udb: Database,
+    box: CredentialBox,
+    adapters: dict[str, PlatformAdapter],
+    x: XFake,
+    relayed: Relayed,
+) -> None:
+    """After SIGTERM a refresh could be cut off between X rotating the refresh token and the
+    new one being stored: the round starts none, and the channel waits for a live publisher."""
+    await add_channel(
+        udb,
+        box,
+        "x",
+        {"access_token": x.mint(), "refresh_token": "x-refresh-1", "expires_at": soon(120)},
+    )
+    stopping = asyncio.Event()
+    stopping.set()
+    upkeep = make_upkeep(udb, box, adapters, relayed)
+    assert await upkeep.round(stop=stopping) == {}
+    assert x.refreshes == 0
+    later = await upkeep.round()
+    assert later["refreshed"] == 1, later
+
+
 async def test_two_publishers_refreshing_one_channel_at_once_ask_the_token_endpoint_once(
     udb: Database,
     box: CredentialBox,
