@@ -171,14 +171,15 @@ def remember_secrets(credentials: object) -> None:
 
 
 async def _no_secret_in(response: httpx.Response) -> None:
-    if response.request.method == "POST" and response.request.url.path.startswith("/v1/channels"):
+    request = response.request
+    if request.method in {"POST", "PATCH"} and request.url.path.startswith("/v1/channels"):
         with contextlib.suppress(ValueError, AttributeError):  # not JSON: nothing was stored
-            remember_secrets(json.loads(response.request.content or b"{}").get("credentials"))
+            remember_secrets(json.loads(request.content or b"{}").get("credentials"))
     if response.headers.get("content-type", "").startswith("text/event-stream"):
         return  # a stream never ends; the live-updates tests read it themselves
     body = (await response.aread()).decode(errors="replace")
     leaked = [secret for secret in GIVEN_SECRETS if secret in body]
-    assert not leaked, f"{response.request.method} {response.request.url} returned a credential"
+    assert not leaked, f"{request.method} {request.url} returned a credential"
 
 
 @pytest.fixture

@@ -209,7 +209,7 @@ async def test_a_channel_with_jobs_is_not_deleted_one_without_is(
     assert_problem(
         await api.delete(f"/v1/channels/{unused}", headers=tenant.auth), 404, "channel_not_found"
     )
-    listed = (await api.get("/v1/channels", headers=tenant.auth)).json()
+    listed = (await api.get("/v1/channels", headers=tenant.auth)).json()["items"]
     assert unused not in {c["id"] for c in listed}
     assert [e["action"] for e in await _audit(api, tenant, unused)] == [
         "channel.created",
@@ -273,3 +273,29 @@ async def test_invalid_changes_are_problems(api: httpx.AsyncClient, tenant: Tena
         "validation_error",
     )
     assert [e["action"] for e in await _audit(api, tenant, channel)] == ["channel.created"]
+
+
+async def test_channels_come_in_keyset_pages_newest_first(
+    api: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    made = [await make_channel(api, tenant, _account("page")) for _ in range(5)]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = await api.get("/v1/channels", headers=tenant.auth, params=params)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["items"]) <= 2
+        seen += [c["id"] for c in body["items"]]
+        if body["next_cursor"] is None:
+            break
+        cursor = body["next_cursor"]
+    assert seen == made[::-1]  # every channel once, the newest first
+    other = await api.get("/v1/channels", headers=tenant.auth, params={"platform": "mastodon"})
+    assert other.json() == {"items": [], "next_cursor": None}
+    assert_problem(
+        await api.get("/v1/channels", headers=tenant.auth, params={"limit": 101}),
+        422,
+        "validation_error",
+    )

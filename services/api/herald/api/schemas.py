@@ -111,6 +111,11 @@ class ChannelOut(BaseModel):
     created_at: datetime
 
 
+class ChannelPage(BaseModel):
+    items: list[ChannelOut]
+    next_cursor: uuid.UUID | None
+
+
 class MediaIn(BaseModel):
     model_config = _STRICT
     url: AnyHttpUrl

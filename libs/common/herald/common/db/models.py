@@ -170,6 +170,14 @@ class PublishJob(Base):
             "id",
             postgresql_where=text("status <> 'succeeded'"),
         ),
+        # the same pages filtered by channel or by platform alone: a quiet channel of a large
+        # tenant would otherwise walk most of the tenant's index for one page
+        Index(
+            "ix_publish_jobs_tenant_channel_created", "tenant_id", "channel_id", "created_at", "id"
+        ),
+        Index(
+            "ix_publish_jobs_tenant_platform_created", "tenant_id", "platform", "created_at", "id"
+        ),
         # GET /v1/queue/stats, index-only where the visibility map allows: live jobs by status
         # and priority with the oldest request (live rows only: small), and jobs finished in a
         # window. The status list is TERMINAL's as of migration 0014.

@@ -22,9 +22,18 @@ class ChannelRepository:
             select(Channel).where(Channel.id == channel_id, Channel.tenant_id == self.tenant_id)
         )
 
-    async def list(self, limit: int = 100) -> Sequence[Channel]:
+    async def page(
+        self, platform: str | None, limit: int, cursor: uuid.UUID | None
+    ) -> tuple[list[Channel], uuid.UUID | None]:
+        """Newest first (UUIDv7 ids sort by creation time); the next cursor or None."""
         query = select(Channel).where(Channel.tenant_id == self.tenant_id)
-        return (await self.session.scalars(query.order_by(Channel.id).limit(limit))).all()
+        if platform is not None:
+            query = query.where(Channel.platform == platform)
+        if cursor is not None:
+            query = query.where(Channel.id < cursor)
+        query = query.order_by(Channel.id.desc()).limit(limit + 1)
+        rows = list((await self.session.scalars(query)).all())
+        return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
 
     async def platforms_of(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """Platform of each id that is one of this tenant's channels (others are absent)."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from herald.api.adapters.repositories import ChannelRepository
 from herald.api.auth import Principal, Role, State, Who, require
@@ -15,6 +16,7 @@ from herald.api.schemas import (
     ChannelIn,
     ChannelInventoryOut,
     ChannelOut,
+    ChannelPage,
     ChannelPatch,
     ChannelVerification,
 )
@@ -57,9 +59,19 @@ async def create_channel(body: ChannelIn, who: Who, state: State) -> ChannelOut:
 
 
 @router.get("")
-async def list_channels(who: Who, state: State) -> list[ChannelOut]:
+async def list_channels(
+    who: Who,
+    state: State,
+    platform: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: uuid.UUID | None = None,
+) -> ChannelPage:
+    """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     async with state.db.transaction(who.tenant_id) as session:
-        return [_out(c) for c in await ChannelRepository(session, who.tenant_id).list()]
+        rows, next_cursor = await ChannelRepository(session, who.tenant_id).page(
+            platform, limit, cursor
+        )
+    return ChannelPage(items=[_out(c) for c in rows], next_cursor=next_cursor)
 
 
 @router.get("/{channel_id}")
