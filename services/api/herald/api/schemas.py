@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from herald.api import examples
 from herald.common.domain.asset_states import Priority
 
 _STRICT = ConfigDict(extra="forbid")
@@ -78,6 +79,7 @@ class TenantOut(BaseModel):
 
 
 class TenantCreated(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TENANT_CREATED]})
     tenant: TenantOut
     api_key: str = Field(description="the first admin key; shown once")
 
@@ -103,6 +105,7 @@ class ChannelIn(BaseModel):
 
 
 class ChannelOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CHANNEL]})
     id: uuid.UUID
     platform: str
     name: str
@@ -112,6 +115,7 @@ class ChannelOut(BaseModel):
 
 
 class ChannelPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.page(examples.CHANNEL)]})
     items: list[ChannelOut]
     next_cursor: uuid.UUID | None
 
@@ -207,6 +211,7 @@ class RejectIn(BaseModel):
 
 
 class AssetOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ASSET]})
     id: uuid.UUID
     title: str
     body: str
@@ -234,6 +239,7 @@ class AssetOut(BaseModel):
 
 
 class AssetPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.page(examples.ASSET)]})
     items: list[AssetOut]
     next_cursor: uuid.UUID | None
 
@@ -254,6 +260,7 @@ class AttemptOut(BaseModel):
 class JobBriefOut(BaseModel):
     """A job as lists show it: everything but its attempts."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.JOB_BRIEF]})
     id: uuid.UUID
     asset_id: uuid.UUID
     channel_id: uuid.UUID
@@ -269,10 +276,14 @@ class JobBriefOut(BaseModel):
 
 
 class JobOut(JobBriefOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.JOB]})
     attempts: list[AttemptOut]
 
 
 class JobPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.page(examples.JOB_BRIEF, examples.JOB_ID)]}
+    )
     items: list[JobBriefOut]
     next_cursor: uuid.UUID | None
 
@@ -291,11 +302,13 @@ class RedriveIn(BaseModel):
 
 
 class RedriveOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REDRIVE]})
     requeued: int
     job_ids: list[uuid.UUID]
 
 
 class AlertOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ALERT]})
     id: uuid.UUID
     severity: str
     category: str
@@ -320,6 +333,7 @@ class AlertOut(BaseModel):
 
 
 class AlertPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.page(examples.ALERT)]})
     items: list[AlertOut]
     next_cursor: uuid.UUID | None
 
@@ -368,6 +382,7 @@ class SilenceIn(BaseModel):
 
 
 class SilenceOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SILENCE]})
     id: uuid.UUID
     reason: str
     starts_at: datetime
@@ -381,6 +396,7 @@ class SilenceOut(BaseModel):
 
 
 class SilencePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.page(examples.SILENCE)]})
     items: list[SilenceOut]
     next_cursor: uuid.UUID | None
 
@@ -412,6 +428,7 @@ class WebhookEndpointIn(BaseModel):
 
 
 class WebhookEndpointOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WEBHOOK_ENDPOINT]})
     id: uuid.UUID
     url: str
     events: list[str]
@@ -423,10 +440,12 @@ class WebhookEndpointOut(BaseModel):
 
 
 class WebhookEndpointCreated(WebhookEndpointOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WEBHOOK_ENDPOINT_CREATED]})
     secret: str = Field(description="whsec_… signing secret; shown once")
 
 
 class WebhookSecretRotated(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WEBHOOK_SECRET_ROTATED]})
     id: uuid.UUID
     secret: str = Field(description="the new whsec_… secret; shown once")
     previous_secret_expires_at: datetime
@@ -443,6 +462,7 @@ class WebhookTryOut(BaseModel):
 
 
 class WebhookDeliveryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WEBHOOK_DELIVERY]})
     id: uuid.UUID = Field(description="the webhook-id header, the same on every try")
     endpoint_id: uuid.UUID
     event_id: uuid.UUID
@@ -458,6 +478,9 @@ class WebhookDeliveryOut(BaseModel):
 
 
 class WebhookDeliveryPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.page(examples.WEBHOOK_DELIVERY)]}
+    )
     items: list[WebhookDeliveryOut]
     next_cursor: uuid.UUID | None
 
@@ -482,6 +505,7 @@ class ApiKeyIn(BaseModel):
 
 
 class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.API_KEY]})
     id: uuid.UUID
     name: str
     role: str
@@ -493,15 +517,18 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.API_KEY_CREATED]})
     api_key: str = Field(description="the key itself; shown once, only its digest is kept")
 
 
 class ApiKeyPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.page(examples.API_KEY)]})
     items: list[ApiKeyOut]
     next_cursor: uuid.UUID | None
 
 
 class AuditEventOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AUDIT_EVENT]})
     id: uuid.UUID
     occurred_at: datetime
     actor: str = Field(description="key:<api key id>, operator or cli")
@@ -514,6 +541,7 @@ class AuditEventOut(BaseModel):
 
 
 class AuditPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.page(examples.AUDIT_EVENT)]})
     items: list[AuditEventOut]
     next_cursor: uuid.UUID | None
 
@@ -568,6 +596,7 @@ class ChannelVerification(BaseModel):
                     "account": "@heraldbrand",
                     "error_code": None,
                     "message": None,
+                    "token_expires_at": None,
                     "resumed_jobs": 0,
                     "channel": {
                         "id": "0194f0c2-7c1e-7d4a-9a53-2f1f0e7d9b11",
@@ -643,11 +672,13 @@ class ConnectIn(BaseModel):
 
 
 class ConnectStarted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CONNECT_STARTED]})
     authorize_url: str  # where the user's browser goes to consent
     expires_at: datetime  # the connection must be finished before this
 
 
 class OAuthConnected(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.OAUTH_CONNECTED]})
     channel: ChannelOut
     reconnected: bool  # an existing channel got new tokens
     resumed_jobs: int  # its jobs parked in waiting_auth, requeued

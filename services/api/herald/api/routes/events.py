@@ -23,6 +23,7 @@ from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 from starlette.types import Receive, Scope, Send
 
+from herald.api import examples
 from herald.api.adapters.change_feed import ChangeFeed, ChangeFeeds, StreamsExhausted
 from herald.api.auth import State, Who
 from herald.api.domain.event_stream import (
@@ -48,7 +49,9 @@ STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {
         "description": "an endless text/event-stream: `ready`, then `job.changed` and "
         "`alert.changed` events (and `reset` when what was missed is no longer kept)",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {"schema": {"type": "string"}, "example": examples.EVENT_STREAM}
+        },
     },
     400: {"description": "Last-Event-ID is not an event id (`invalid_last_event_id`)"},
     503: {"description": "too many open streams, or NATS unreachable; see Retry-After"},

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from herald.api import examples
 from herald.api.auth import Who
 from herald.common.platforms import CATALOG
 
@@ -18,6 +19,7 @@ class RateLimitOut(BaseModel):
 
 
 class PlatformOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PLATFORM]})
     name: str
     title: str
     capabilities: dict[str, bool]
