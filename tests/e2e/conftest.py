@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -277,3 +277,48 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     e2e = [n for n, i in enumerate(rest) if "/tests/e2e/" in str(i.path)]
     at = e2e[-1] + 1 if e2e else len(rest)
     items[:] = rest[:at] + last + rest[at:]
+
+
+async def one_of_everything(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, a: Tenant
+) -> dict[str, str]:
+    """Tenant ``a`` with a channel, an approved asset and its job, an alert (a second channel
+    fails), a silence, a webhook endpoint and a viewer key: their ids by path parameter."""
+    good, bad = (f"matrix-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    channel, failing = await make_channel(api, a, good), await make_channel(api, a, bad)
+    await sandbox.post("/faults", json={"account": bad, "responses": [{"status": 400}]})
+    asset = (
+        await api.post(
+            "/v1/assets",
+            headers=a.auth,
+            json={"title": "t", "body": "b", "channel_ids": [channel, failing]},
+        )
+    ).json()
+    approved = (await api.post(f"/v1/assets/{asset['id']}/approve", headers=a.auth)).json()
+
+    async def alert() -> str | None:
+        items = (await api.get("/v1/alerts", headers=a.auth)).json()["items"]
+        return str(items[0]["id"]) if items else None
+
+    await eventually(alert)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    silence = await api.post(
+        "/v1/silences",
+        headers=a.auth,
+        json={"reason": "r", "ends_at": tomorrow, "channel_id": channel},
+    )
+    assert silence.status_code == 201, silence.text
+    endpoint = await api.post(
+        "/v1/webhook-endpoints", headers=a.auth, json={"url": "https://hooks.example.com/a"}
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    key = await api.post("/v1/api-keys", headers=a.auth, json={"name": "v", "role": "viewer"})
+    return {
+        "asset_id": asset["id"],
+        "channel_id": channel,
+        "job_id": approved["jobs"][0]["id"],
+        "alert_id": str(await alert()),
+        "silence_id": silence.json()["id"],
+        "endpoint_id": endpoint.json()["id"],
+        "key_id": key.json()["id"],
+    }

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import OPERATOR_TOKEN, Tenant, eventually, make_channel
+from tests.e2e.conftest import OPERATOR_TOKEN, Tenant, one_of_everything
 
 ROLES = ("admin", "reviewer", "editor", "viewer")
 ANY = frozenset(ROLES)
@@ -147,53 +146,10 @@ async def test_operator_routes_admit_the_operator_token(api: httpx.AsyncClient) 
             assert response.status_code < 500
 
 
-async def _tenant_a_with_one_of_everything(
-    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, a: Tenant
-) -> dict[str, str]:
-    good, bad = (f"matrix-{uuid.uuid4().hex[:6]}" for _ in range(2))
-    channel, failing = await make_channel(api, a, good), await make_channel(api, a, bad)
-    await sandbox.post("/faults", json={"account": bad, "responses": [{"status": 400}]})
-    asset = (
-        await api.post(
-            "/v1/assets",
-            headers=a.auth,
-            json={"title": "t", "body": "b", "channel_ids": [channel, failing]},
-        )
-    ).json()
-    approved = (await api.post(f"/v1/assets/{asset['id']}/approve", headers=a.auth)).json()
-
-    async def alert() -> str | None:
-        items = (await api.get("/v1/alerts", headers=a.auth)).json()["items"]
-        return str(items[0]["id"]) if items else None
-
-    await eventually(alert)
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    silence = await api.post(
-        "/v1/silences",
-        headers=a.auth,
-        json={"reason": "r", "ends_at": tomorrow, "channel_id": channel},
-    )
-    assert silence.status_code == 201, silence.text
-    endpoint = await api.post(
-        "/v1/webhook-endpoints", headers=a.auth, json={"url": "https://hooks.example.com/a"}
-    )
-    assert endpoint.status_code == 201, endpoint.text
-    key = await api.post("/v1/api-keys", headers=a.auth, json={"name": "v", "role": "viewer"})
-    return {
-        "asset_id": asset["id"],
-        "channel_id": channel,
-        "job_id": approved["jobs"][0]["id"],
-        "alert_id": str(await alert()),
-        "silence_id": silence.json()["id"],
-        "endpoint_id": endpoint.json()["id"],
-        "key_id": key.json()["id"],
-    }
-
-
 async def test_another_tenant_sees_none_of_my_rows_and_gets_404_for_each_id(
     api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    ids = await _tenant_a_with_one_of_everything(api, sandbox, tenant)
+    ids = await one_of_everything(api, sandbox, tenant)
     made = await api.post(
         "/v1/tenants", json={"name": "b"}, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     )
