@@ -1,6 +1,7 @@
 """GET /v1/events through the running fleet: a client connected before approval sees every job
 go queued → processing → succeeded, another tenant sees none of it, and a client that
-reconnects with Last-Event-ID misses nothing and gets nothing twice."""
+reconnects with Last-Event-ID misses nothing and gets nothing twice; an alert is followed from
+raised through acknowledged to resolved."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ class Listener:
     @property
     def changes(self) -> list[ServerSentEvent]:
         return [e for e in self.events if e.event == "job.changed"]
+
+    @property
+    def alerts(self) -> list[ServerSentEvent]:
+        return [e for e in self.events if e.event == "alert.changed"]
 
     async def _listen(self) -> None:
         headers = dict(self.tenant.auth)
@@ -187,3 +192,46 @@ async def test_an_id_the_stream_no_longer_holds_starts_with_a_reset(
     assert reset.event == "reset"
     assert reset.json()["requested_after"] == 2**64 - 1
     assert ready.event == "ready" and ready.id == str(reset.json()["resumed_after"])
+
+
+async def test_live_updates_follow_an_alert_from_raised_to_resolved(
+    api: httpx.AsyncClient, sandbox: httpx.AsyncClient, tenant: Tenant, system: System
+) -> None:
+    account = f"alerting-{uuid.uuid4().hex[:6]}"
+    channel = await make_channel(api, tenant, account)
+    await sandbox.post("/faults", json={"account": account, "responses": [{"status": 400}]})
+    other = await _other_tenant(api)
+    async with httpx.AsyncClient(base_url=system.api_url, timeout=STREAM_TIMEOUT) as client:
+        listener, theirs = Listener(client, tenant), Listener(client, other)
+        async with _listening(listener, theirs):
+            asset = await api.post(
+                "/v1/assets",
+                headers=tenant.auth,
+                json={"title": "Refused", "body": "b", "channel_ids": [channel]},
+            )
+            await api.post(f"/v1/assets/{asset.json()['id']}/approve", headers=tenant.auth)
+
+            async def raised() -> str | None:
+                seen = [e.json()["alert"] for e in listener.alerts]
+                return next((a["id"] for a in seen if a["channel_id"] == channel), None)
+
+            await eventually(raised, timeout=60)
+            alert = await raised()
+            for action in ("acknowledge", "resolve"):
+                done = await api.post(f"/v1/alerts/{alert}/{action}", headers=tenant.auth)
+                assert done.status_code == 200, done.text
+
+            async def resolved() -> bool:
+                return any(e.json()["change"] == "resolved" for e in listener.alerts)
+
+            await eventually(resolved, timeout=30)
+            await asyncio.sleep(0.5)  # time for a duplicate to show
+    mine = [e.json() for e in listener.alerts if e.json()["alert"]["id"] == alert]
+    assert [(m["change"], m["alert"]["status"]) for m in mine] == [
+        ("raised", "active"),
+        ("acknowledged", "acknowledged"),
+        ("resolved", "resolved"),
+    ]
+    assert {m["tenant_id"] for m in mine} == {tenant.id}
+    assert mine[0]["alert"]["category"] == "publish_failed"
+    assert [e.event for e in theirs.events] == ["ready"], "another tenant sees none of it"

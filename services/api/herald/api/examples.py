@@ -140,7 +140,7 @@ ALERT: JsonDict = {
     "occurrences": 3,
     "first_seen_at": "2026-12-01T09:00:02Z",
     "last_seen_at": "2026-12-01T09:07:40Z",
-    "status": "open",
+    "status": "active",
     "resolution": None,
     "resolved_at": None,
     "acknowledged_at": None,
