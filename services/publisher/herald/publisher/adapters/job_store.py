@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import Sealed
@@ -23,12 +23,99 @@ from herald.common.domain.job_states import (
     can_transition,
     is_terminal,
 )
+from herald.common.ids import new_id
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
 UNKNOWN_OUTCOME = frozenset({"worker_lost", "timeout", "network_error", "adapter_error"})
 """Error codes after which a post may exist although the call did not say so."""
 
 TENANT_LOCKS = 0x7E4A  # seed of the per-tenant advisory lock keys (one namespace for claims)
+
+# The hot path's statements are built once, with bind parameters: building a statement (and its
+# cache key) cost more CPU than executing it — ~250 µs against ~160 µs per statement measured
+# here, about a fifth of a publisher's CPU per job.
+
+_LOCK_CLAIMABLE = (
+    select(PublishJob, Channel, Asset)
+    .join(Channel, Channel.id == PublishJob.channel_id)
+    .join(Asset, Asset.id == PublishJob.asset_id)
+    .where(PublishJob.id == bindparam("job_id"))
+    .with_for_update(of=PublishJob)
+)
+_CLAIM = (
+    update(PublishJob)
+    .where(
+        PublishJob.id == bindparam("job_id"),
+        or_(
+            PublishJob.status.in_([s.value for s in CLAIMABLE]),
+            (PublishJob.status == JobStatus.PROCESSING)
+            & (PublishJob.lease_expires_at < bindparam("now")),
+        ),
+        or_(PublishJob.next_attempt_at.is_(None), PublishJob.next_attempt_at <= bindparam("now")),
+    )
+    .values(
+        status=JobStatus.PROCESSING,
+        lease_owner=bindparam("worker"),
+        lease_expires_at=bindparam("lease_until"),
+        version=PublishJob.version + 1,
+        attempts=PublishJob.attempts + 1,
+        next_attempt_at=None,
+        rate_slot_at=None,
+        updated_at=bindparam("now"),
+    )
+    .returning(PublishJob)
+)
+_OPEN_ATTEMPT = insert(PublishAttempt.__table__)  # type: ignore[arg-type]
+_FINISH_VALUES: dict[str, object] = {
+    "status": bindparam("to_status"),
+    "external_id": bindparam("to_external_id"),
+    "next_attempt_at": bindparam("to_next_attempt_at"),
+    "last_error_code": bindparam("to_last_error_code"),
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "finished_at": bindparam("to_finished_at"),
+    "updated_at": bindparam("to_updated_at"),
+}
+_OURS = (
+    PublishJob.id == bindparam("job_id"),
+    PublishJob.version == bindparam("fence"),
+    PublishJob.status == JobStatus.PROCESSING,
+)
+_FINISH_FENCED = (
+    update(PublishJob)
+    .where(*_OURS)
+    .values(_FINISH_VALUES)
+    .returning(PublishJob.id)
+    .execution_options(synchronize_session=False)
+)
+_LOCK_FOR_FINISH = select(PublishJob.cancel_requested_at).where(*_OURS).with_for_update()
+_FINISH_LOCKED = (
+    update(PublishJob)
+    .where(PublishJob.id == bindparam("job_id"))
+    .values(_FINISH_VALUES)
+    .execution_options(synchronize_session=False)
+)
+_CLOSE_ATTEMPT = (
+    update(PublishAttempt)
+    .where(PublishAttempt.id == bindparam("attempt_id"))
+    .values(
+        outcome=bindparam("to_outcome"),
+        finished_at=bindparam("to_finished_at"),
+        duration_ms=bindparam("to_duration_ms"),
+        external_id=bindparam("to_external_id"),
+        error_class=bindparam("to_error_class"),
+        error_code=bindparam("to_error_code"),
+        error_message=bindparam("to_error_message"),
+        http_status=bindparam("to_http_status"),
+    )
+    .execution_options(synchronize_session=False)  # no attempt is loaded in this session
+)
+_EXTEND_LEASE = (
+    update(PublishJob)
+    .where(*_OURS)
+    .values(lease_expires_at=bindparam("lease_until"))
+    .returning(PublishJob.id)
+)
 
 
 @dataclass(frozen=True)
@@ -70,15 +157,7 @@ async def lock_claimable(
     """Lock the job's row and check it can be claimed now; nothing is changed yet. Its
     channel and asset come in the same statement (unlocked), so that the claim's later
     ``session.get`` of them is answered from the session, not by another round trip."""
-    row = (
-        await session.execute(
-            select(PublishJob, Channel, Asset)
-            .join(Channel, Channel.id == PublishJob.channel_id)
-            .join(Asset, Asset.id == PublishJob.asset_id)
-            .where(PublishJob.id == job_id)
-            .with_for_update(of=PublishJob)
-        )
-    ).first()
+    row = (await session.execute(_LOCK_CLAIMABLE, {"job_id": job_id})).first()
     if row is None:
         return refuse_claim(None, None, None, now)
     job = row[0]
@@ -104,29 +183,10 @@ async def claim(
     session: AsyncSession, job_id: uuid.UUID, worker: str, lease_s: float, now: datetime
 ) -> Claim | Refusal:
     """Take the job's lease and open its next attempt row, or say why not."""
+    until = now + timedelta(seconds=lease_s)
     row = (
         await session.execute(
-            update(PublishJob)
-            .where(
-                PublishJob.id == job_id,
-                or_(
-                    PublishJob.status.in_([s.value for s in CLAIMABLE]),
-                    (PublishJob.status == JobStatus.PROCESSING)
-                    & (PublishJob.lease_expires_at < now),
-                ),
-                or_(PublishJob.next_attempt_at.is_(None), PublishJob.next_attempt_at <= now),
-            )
-            .values(
-                status=JobStatus.PROCESSING,
-                lease_owner=worker,
-                lease_expires_at=now + timedelta(seconds=lease_s),
-                version=PublishJob.version + 1,
-                attempts=PublishJob.attempts + 1,
-                next_attempt_at=None,
-                rate_slot_at=None,
-                updated_at=now,
-            )
-            .returning(PublishJob)
+            _CLAIM, {"job_id": job_id, "now": now, "worker": worker, "lease_until": until}
         )
     ).scalar_one_or_none()
     if row is None:
@@ -157,16 +217,19 @@ async def claim(
             .order_by(PublishAttempt.number.desc())
             .limit(1)
         )
-    attempt = PublishAttempt(
-        tenant_id=row.tenant_id,
-        job_id=job_id,
-        number=row.attempts,
-        worker=worker,
-        fencing_token=row.version,
-        started_at=now,
+    attempt_id = new_id()
+    await session.execute(
+        _OPEN_ATTEMPT,
+        {
+            "id": attempt_id,
+            "tenant_id": row.tenant_id,
+            "job_id": job_id,
+            "number": row.attempts,
+            "worker": worker,
+            "fencing_token": row.version,
+            "started_at": now,
+        },
     )
-    session.add(attempt)
-    await session.flush()
     return Claim(
         job_id,
         row.tenant_id,
@@ -175,7 +238,7 @@ async def claim(
         row.platform,
         row.version,
         row.attempts,
-        attempt.id,
+        attempt_id,
         previous_unfinished,
         row.attempt_base,
         reconcile=previous_unfinished or last_code in UNKNOWN_OUTCOME,
@@ -212,33 +275,18 @@ async def finish(
     """Move the claimed job out of processing; returns the status it took, or None when our
     lease was lost (fenced out). A cancel that arrived mid-call turns any outcome but success
     into ``cancelled``."""
-    ours = (
-        PublishJob.id == claim.job_id,
-        PublishJob.version == claim.version,
-        PublishJob.status == JobStatus.PROCESSING,
-    )
+    ours = {"job_id": claim.job_id, "fence": claim.version}
     if status_after_call(outcome, cancel_requested=True) is outcome:
         # no cancel can change this outcome (a post that went out): one fenced statement
-        done = await session.execute(
-            update(PublishJob)
-            .where(*ours)
-            .values(_finished(outcome, now, external_id, retry_at, error_code))
-            .returning(PublishJob.id)
-            .execution_options(synchronize_session=False)
-        )
+        values = _finished(outcome, now, external_id, retry_at, error_code)
+        done = await session.execute(_FINISH_FENCED, {**ours, **values})
         return outcome if done.first() is not None else None
-    current = (
-        await session.execute(select(PublishJob.cancel_requested_at).where(*ours).with_for_update())
-    ).first()
+    current = (await session.execute(_LOCK_FOR_FINISH, ours)).first()
     if current is None:
         return None
     status = status_after_call(outcome, current.cancel_requested_at is not None)
-    await session.execute(
-        update(PublishJob)
-        .where(PublishJob.id == claim.job_id)
-        .values(_finished(status, now, external_id, retry_at, error_code))
-        .execution_options(synchronize_session=False)
-    )
+    values = _finished(status, now, external_id, retry_at, error_code)
+    await session.execute(_FINISH_LOCKED, {"job_id": claim.job_id, **values})
     return status
 
 
@@ -249,18 +297,17 @@ def _finished(
     retry_at: datetime | None,
     error_code: str | None,
 ) -> dict[str, object]:
-    """The columns of a job leaving processing for ``status``."""
+    """The columns of a job leaving processing for ``status`` (``_FINISH_VALUES``' parameters;
+    its lease is cleared)."""
     if not can_transition(JobStatus.PROCESSING, status):
         raise ValueError(f"processing cannot become {status}")
     return {
-        "status": status,
-        "external_id": external_id,
-        "next_attempt_at": retry_at if status is JobStatus.RETRYING else None,
-        "last_error_code": error_code,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "finished_at": now if is_terminal(status) else None,
-        "updated_at": now,
+        "to_status": status.value,
+        "to_external_id": external_id,
+        "to_next_attempt_at": retry_at if status is JobStatus.RETRYING else None,
+        "to_last_error_code": error_code,
+        "to_finished_at": now if is_terminal(status) else None,
+        "to_updated_at": now,
     }
 
 
@@ -270,30 +317,35 @@ async def close_attempt(
     outcome: str,
     now: datetime,
     duration_ms: float,
-    **fields: object,
+    *,
+    external_id: str | None = None,
+    error_class: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    http_status: int | None = None,
 ) -> None:
     """Record how our attempt ended (always ours to write, fenced or not)."""
     await session.execute(
-        update(PublishAttempt)
-        .where(PublishAttempt.id == claim.attempt_id)
-        .values(outcome=outcome, finished_at=now, duration_ms=duration_ms, **fields)
-        .execution_options(synchronize_session=False)  # no attempt is loaded in this session
+        _CLOSE_ATTEMPT,
+        {
+            "attempt_id": claim.attempt_id,
+            "to_outcome": outcome,
+            "to_finished_at": now,
+            "to_duration_ms": duration_ms,
+            "to_external_id": external_id,
+            "to_error_class": error_class,
+            "to_error_code": error_code,
+            "to_error_message": error_message,
+            "to_http_status": http_status,
+        },
     )
 
 
 async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease_s: float) -> bool:
     """Push our lease forward; False when it is no longer ours (expired and taken over)."""
-    result = await session.execute(
-        update(PublishJob)
-        .where(
-            PublishJob.id == claim.job_id,
-            PublishJob.version == claim.version,
-            PublishJob.status == JobStatus.PROCESSING,
-        )
-        .values(lease_expires_at=now + timedelta(seconds=lease_s))
-        .returning(PublishJob.id)
-    )
-    return result.first() is not None
+    until = now + timedelta(seconds=lease_s)
+    ours = {"job_id": claim.job_id, "fence": claim.version, "lease_until": until}
+    return (await session.execute(_EXTEND_LEASE, ours)).first() is not None
 
 
 async def tenant_running(session: AsyncSession, job_id: uuid.UUID, now: datetime) -> int | None:
