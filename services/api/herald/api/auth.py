@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 
 from herald.api import request_guard
 from herald.api.problems import Problem
@@ -63,16 +63,30 @@ async def principal(credentials: Credentials, state: State, request: Request) ->
     Then, in the same transaction, its rate limit and Idempotency-Key (``request_guard``)."""
     if credentials is None:
         raise _unauthorized("send Authorization: Bearer <api key>")
+    found = {"digest": digest(credentials.credentials)}
+    if not request_guard.needed(request, state):  # the common case: one read, no transaction
+        async with state.db.read() as connection:
+            return _valid((await connection.execute(_KEY, found)).first())
     async with state.db.transaction() as session:
-        key = await session.scalar(
-            select(ApiKey).where(ApiKey.key_hash == digest(credentials.credentials))
-        )
-        now = datetime.now(UTC)
-        if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
-            raise _unauthorized("the API key is unknown, revoked or expired")
-        refusal = await request_guard.admit(session, request, state, key.id, key.tenant_id)
+        who = _valid((await session.execute(_KEY, found)).first())
+        refusal = await request_guard.admit(session, request, state, who.key_id, who.tenant_id)
     if refusal is not None:
         raise refusal
+    return who
+
+
+_KEY = select(ApiKey.id, ApiKey.tenant_id, ApiKey.role, ApiKey.revoked_at, ApiKey.expires_at).where(
+    ApiKey.key_hash == bindparam("digest")
+)
+"""Built once (building a statement costs more CPU than running it)."""
+_KeyRow = Row[uuid.UUID, uuid.UUID, str, datetime | None, datetime | None]
+
+
+def _valid(key: _KeyRow | None) -> Principal:
+    """The key's principal; 401 when it is unknown, revoked or expired."""
+    now = datetime.now(UTC)
+    if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
+        raise _unauthorized("the API key is unknown, revoked or expired")
     return Principal(tenant_id=key.tenant_id, key_id=key.id, role=Role(key.role))
 
 

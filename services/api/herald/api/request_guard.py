@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.api import idempotency
 from herald.api.adapters import request_budget_store
 from herald.api.domain.request_budget import headers
+from herald.api.idempotency_middleware import RECORDER
 from herald.api.middleware import add_response_headers
 from herald.api.problems import Problem
 from herald.api.state import AppState
@@ -28,6 +29,13 @@ log = structlog.get_logger(__name__)
 RATE_LIMITED = Counter(
     "herald_api_rate_limited_total", "Requests refused because their API key's budget was spent"
 )
+
+
+def needed(request: Request, state: AppState) -> bool:
+    """Whether ``admit`` has anything to do: a budget to spend or an Idempotency-Key to claim
+    (pure; without either, the key is read outside a transaction)."""
+    recorder = request.scope.get("state", {}).get(RECORDER)
+    return state.settings.request_budget().enabled or recorder is not None
 
 
 async def admit(

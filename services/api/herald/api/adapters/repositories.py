@@ -12,6 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
 
+# The approval's statements, built once with bind parameters (building a statement costs more
+# CPU than running it).
+_ASSET = select(Asset).where(
+    Asset.id == bindparam("asset_id"), Asset.tenant_id == bindparam("tenant")
+)
+_ASSET_LOCKED = _ASSET.with_for_update()
+_PLATFORMS = select(Channel.id, Channel.platform).where(
+    Channel.tenant_id == bindparam("tenant"), Channel.id.in_(bindparam("ids", expanding=True))
+)
+
 
 class ChannelRepository:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID):
@@ -37,11 +47,7 @@ class ChannelRepository:
 
     async def platforms_of(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """Platform of each id that is one of this tenant's channels (others are absent)."""
-        rows = await self.session.execute(
-            select(Channel.id, Channel.platform).where(
-                Channel.tenant_id == self.tenant_id, Channel.id.in_(list(ids))
-            )
-        )
+        rows = await self.session.execute(_PLATFORMS, {"tenant": self.tenant_id, "ids": list(ids)})
         return {row.id: row.platform for row in rows}
 
 
@@ -50,10 +56,8 @@ class AssetRepository:
         self.session, self.tenant_id = session, tenant_id
 
     async def get(self, asset_id: uuid.UUID, *, for_update: bool = False) -> Asset | None:
-        query = select(Asset).where(Asset.id == asset_id, Asset.tenant_id == self.tenant_id)
-        if for_update:
-            query = query.with_for_update()
-        return await self.session.scalar(query)
+        query = _ASSET_LOCKED if for_update else _ASSET
+        return await self.session.scalar(query, {"asset_id": asset_id, "tenant": self.tenant_id})
 
     async def jobs(self, asset_id: uuid.UUID, *, for_update: bool = False) -> Sequence[PublishJob]:
         query = select(PublishJob).where(
