@@ -101,11 +101,12 @@ class Alerting:
     ) -> None:
         now = datetime.now(UTC)
         resolved: list[uuid.UUID] = []
-        async with self.db.transaction() as session:
-            # nearly every success resolves nothing: it then writes nothing either (no inbox
-            # row; resolving nothing twice is still nothing)
-            if not await alert_store.any_open(session, envelope.tenant_id, keys):
+        # nearly every success resolves nothing: it is then one read outside a transaction,
+        # and writes nothing (no inbox row; resolving nothing twice is still nothing)
+        async with self.db.read() as connection:
+            if not await alert_store.any_open(connection, envelope.tenant_id, keys):
                 return
+        async with self.db.transaction() as session:
             if not await first_delivery(session, consumer, envelope.id):
                 return
             rows = []
