@@ -16,7 +16,7 @@ from typing import cast
 
 import structlog
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
@@ -49,6 +49,15 @@ def stage(session: AsyncSession, event: Event, envelope: Envelope) -> OutboxMess
     )
     session.add(row)
     return row
+
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)  # Core: no ORM objects to synchronize
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("now"), claimed_until=None)
+)
+"""Built once (building a statement costs more CPU than running it)."""
 
 
 def retry_backoff(failures: int, *, base_s: float = 1.0, cap_s: float = 300.0) -> float:
@@ -171,13 +180,8 @@ class OutboxRelay:
     async def _mark_sent(self, ids: list[uuid.UUID]) -> None:
         if not ids:
             return
-        table = cast(Table, OutboxMessage.__table__)  # Core: no ORM objects to synchronize
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(table)
-                .where(table.c.id.in_(ids))
-                .values(sent_at=datetime.now(UTC), claimed_until=None)
-            )
+        async with self._db.autocommit() as connection:  # one statement: atomic on its own
+            await connection.execute(_MARK_SENT, {"ids": ids, "now": datetime.now(UTC)})
 
     async def _record_failures(
         self, failed: list[tuple[OutboxMessage, BaseException]], now: datetime

@@ -103,7 +103,7 @@ class Alerting:
         resolved: list[uuid.UUID] = []
         # nearly every success resolves nothing: it is then one read outside a transaction,
         # and writes nothing (no inbox row; resolving nothing twice is still nothing)
-        async with self.db.read() as connection:
+        async with self.db.autocommit() as connection:
             if not await alert_store.any_open(connection, envelope.tenant_id, keys):
                 return
         async with self.db.transaction() as session:

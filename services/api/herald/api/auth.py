@@ -65,7 +65,7 @@ async def principal(credentials: Credentials, state: State, request: Request) ->
         raise _unauthorized("send Authorization: Bearer <api key>")
     found = {"digest": digest(credentials.credentials)}
     if not request_guard.needed(request, state):  # the common case: one read, no transaction
-        async with state.db.read() as connection:
+        async with state.db.autocommit() as connection:
             return _valid((await connection.execute(_KEY, found)).first())
     async with state.db.transaction() as session:
         who = _valid((await session.execute(_KEY, found)).first())

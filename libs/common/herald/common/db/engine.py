@@ -64,9 +64,9 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection outside any transaction (autocommit), for a lone read: one round trip
-        instead of three (BEGIN, the read, COMMIT)."""
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection outside any transaction: each statement commits on its own. For a lone
+        read or a lone write, one round trip instead of three (BEGIN, it, COMMIT)."""
         async with self.engine.connect() as connection:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
