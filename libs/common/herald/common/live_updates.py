@@ -16,7 +16,7 @@ from herald.common.db.models import Alert, OutboxMessage, PublishJob
 from herald.common.events.alerts import AlertSnapshot
 from herald.common.events.changes import AlertChange, AlertChanged, JobChanged
 from herald.common.events.envelope import Envelope
-from herald.common.outbox import stage
+from herald.common.outbox import stage, stage_now
 
 
 def job_change(job: PublishJob) -> JobChanged:
@@ -39,6 +39,14 @@ def stage_change(session: AsyncSession, change: JobChanged, now: datetime) -> Ou
     """Stage a job change built by the caller (the publisher knows its claim, not the row)."""
     envelope = Envelope.wrap(change, tenant_id=change.tenant_id, subject_id=change.job_id, now=now)
     return stage(session, change, envelope)
+
+
+async def stage_change_now(
+    session: AsyncSession, change: JobChanged, now: datetime
+) -> OutboxMessage:
+    """``stage_change``, written at once (``outbox.stage_now``): the publisher's hot path."""
+    envelope = Envelope.wrap(change, tenant_id=change.tenant_id, subject_id=change.job_id, now=now)
+    return await stage_now(session, change, envelope)
 
 
 def stage_job_change(session: AsyncSession, job: PublishJob, now: datetime) -> OutboxMessage:

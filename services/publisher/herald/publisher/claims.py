@@ -21,7 +21,7 @@ from herald.common.db.models import Asset, Channel, OutboxMessage
 from herald.common.domain.job_states import PARKABLE, JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import JobChanged
-from herald.common.live_updates import stage_change, stage_job_change
+from herald.common.live_updates import stage_change_now, stage_job_change
 from herald.common.platforms import effective_rate_limit
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
@@ -86,7 +86,8 @@ class Claims:
             self._refused(job_id, claimed)
             return None
         asset, target, sealed = await job_store.load_target(session, claimed, channel)
-        return claimed, asset, target, sealed, stage_change(session, changed(claimed), now)
+        told = await stage_change_now(session, changed(claimed), now)
+        return claimed, asset, target, sealed, told
 
     async def _park_if_refused(
         self, session: AsyncSession, ready: Claimable, now: datetime, staged: list[OutboxMessage]

@@ -22,8 +22,8 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import Envelope, PublishFailed, PublishSucceeded
 from herald.common.faults import fault_point
-from herald.common.live_updates import stage_change
-from herald.common.outbox import stage
+from herald.common.live_updates import stage_change, stage_change_now
+from herald.common.outbox import stage, stage_now
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
 from herald.publisher.adapters import job_store
@@ -172,10 +172,11 @@ class Executor:
             status = await job_store.finish(
                 session, claimed, JobStatus.SUCCEEDED, now, external_id=external_id
             )
-            rows = [stage(session, event, self._wrap(event, claimed, now))] if status else []
-            if status is not None:
+            rows = []
+            if status is not None:  # fenced out: the job is another worker's to report
+                done = await stage_now(session, event, self._wrap(event, claimed, now))
                 change = changed(claimed, status, external_id=external_id)
-                rows.insert(0, stage_change(session, change, now))
+                rows = [await stage_change_now(session, change, now), done]
         self._observe(claimed, "succeeded", status)
         if status and asset.approved_at is not None:
             metrics.APPROVE_TO_PUBLISHED.labels(claimed.platform).observe(
