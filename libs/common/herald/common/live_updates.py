@@ -35,18 +35,20 @@ def job_change(job: PublishJob) -> JobChanged:
     )
 
 
+def change_envelope(change: JobChanged, now: datetime) -> Envelope:
+    return Envelope.wrap(change, tenant_id=change.tenant_id, subject_id=change.job_id, now=now)
+
+
 def stage_change(session: AsyncSession, change: JobChanged, now: datetime) -> OutboxMessage:
     """Stage a job change built by the caller (the publisher knows its claim, not the row)."""
-    envelope = Envelope.wrap(change, tenant_id=change.tenant_id, subject_id=change.job_id, now=now)
-    return stage(session, change, envelope)
+    return stage(session, change, change_envelope(change, now))
 
 
 async def stage_change_now(
     session: AsyncSession, change: JobChanged, now: datetime
 ) -> OutboxMessage:
     """``stage_change``, written at once (``outbox.stage_now``): the publisher's hot path."""
-    envelope = Envelope.wrap(change, tenant_id=change.tenant_id, subject_id=change.job_id, now=now)
-    return await stage_now(session, change, envelope)
+    return await stage_now(session, change, change_envelope(change, now))
 
 
 def stage_job_change(session: AsyncSession, job: PublishJob, now: datetime) -> OutboxMessage:

@@ -67,11 +67,27 @@ async def stage_now(session: AsyncSession, event: Event, envelope: Envelope) -> 
     """``stage``, written at once by a prebuilt INSERT instead of at the session's flush: no
     unit of work to run (the hot paths' way; it still commits with the caller's change). The
     row returned is for ``OutboxRelay.send``; the session does not hold it."""
-    headers = {"Nats-Msg-Id": str(envelope.id), **current_trace_headers()}
-    subject, payload = event.subject_of(), envelope.to_json()
-    values = {"id": envelope.id, "subject": subject, "payload": payload, "headers": headers}
-    await session.execute(_STAGE, values)
-    return OutboxMessage(**values)
+    (row,) = await stage_all_now(session, [(event, envelope)])
+    return row
+
+
+async def stage_all_now(
+    session: AsyncSession, staged: Sequence[tuple[Event, Envelope]]
+) -> list[OutboxMessage]:
+    """``stage_now`` for several events, in one statement (their order kept: ids are UUIDv7)."""
+    trace = current_trace_headers()
+    values = [
+        {
+            "id": envelope.id,
+            "subject": event.subject_of(),
+            "payload": envelope.to_json(),
+            "headers": {"Nats-Msg-Id": str(envelope.id), **trace},
+        }
+        for event, envelope in staged
+    ]
+    if values:
+        await session.execute(_STAGE, values)
+    return [OutboxMessage(**row) for row in values]
 
 
 def retry_backoff(failures: int, *, base_s: float = 1.0, cap_s: float = 300.0) -> float:

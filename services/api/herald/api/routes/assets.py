@@ -139,7 +139,7 @@ async def approve_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut
             view = await assets.approve(
                 session, who.tenant_id, asset_id, datetime.now(UTC), who.key_id
             )
-            audit.record(
+            await audit.record_now(
                 session,
                 who.tenant_id,
                 who,

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from herald.api.adapters.repositories import AssetRepository, ChannelRepository
 from herald.api.domain.approval import JobPlan, NotApprovable, plan_jobs
@@ -20,10 +22,10 @@ from herald.common.db.models import Asset, OutboxMessage, PublishJob
 from herald.common.domain.asset_states import AssetStatus
 from herald.common.domain.job_commands import CancelEffect, cancel_effect
 from herald.common.domain.job_states import JobStatus
-from herald.common.events import AssetApproved, Envelope, PublishRequested
+from herald.common.events import AssetApproved, Envelope, Event, PublishRequested
 from herald.common.ids import new_id
-from herald.common.live_updates import stage_job_change
-from herald.common.outbox import stage
+from herald.common.live_updates import change_envelope, job_change
+from herald.common.outbox import stage_all_now
 
 
 @dataclass
@@ -105,28 +107,72 @@ async def approve(
             asset_status=asset.status,
         ) from None
     jobs = [_job(asset, plan, now) for plan in plans]
-    session.add_all(jobs)
-    asset.status, asset.approved_at, asset.version = AssetStatus.APPROVED, now, asset.version + 1
-    asset.reviewed_at, asset.reviewed_by, asset.rejection_reason = now, reviewer, None
-    asset.updated_at = now  # set here, so the row is not expired for a server-side default
+    # Core statements, not the unit of work: the approval is the API's hot path
+    if jobs:
+        await session.execute(_INSERT_JOBS, [_columns(job) for job in jobs])
+    approved = {
+        "status": AssetStatus.APPROVED.value,
+        "approved_at": now,
+        "version": asset.version + 1,
+        "reviewed_at": now,
+        "reviewed_by": reviewer,
+        "rejection_reason": None,
+        "updated_at": now,
+    }
+    await session.execute(
+        _APPROVE, {"asset_id": asset.id, **{f"to_{name}": v for name, v in approved.items()}}
+    )
+    for name, value in approved.items():  # the loaded asset as it now is; nothing to flush
+        set_committed_value(asset, name, value)
     event = AssetApproved(asset_id=asset.id, job_ids=[job.id for job in jobs])
-    staged = [
-        stage(
-            session,
+    key = f"asset-approved:{asset.id}"
+    staged: list[tuple[Event, Envelope]] = [
+        (
             event,
             Envelope.wrap(
-                event,
-                tenant_id=tenant_id,
-                subject_id=asset.id,
-                now=now,
-                idempotency_key=f"asset-approved:{asset.id}",
+                event, tenant_id=tenant_id, subject_id=asset.id, now=now, idempotency_key=key
             ),
         )
     ]
-    staged += [stage_job_change(session, job, now) for job in jobs]  # before their requests
-    staged += [_request(session, job, now) for job in jobs if job.status == JobStatus.QUEUED]
-    await session.flush()
-    return AssetView(asset, jobs, staged)
+    changes = [job_change(job) for job in jobs]
+    staged += [(change, change_envelope(change, now)) for change in changes]  # before requests
+    staged += [_request(job, now) for job in jobs if job.status == JobStatus.QUEUED]
+    return AssetView(asset, jobs, await stage_all_now(session, staged))
+
+
+_JOB_COLUMNS = (
+    "id",
+    "tenant_id",
+    "asset_id",
+    "channel_id",
+    "platform",
+    "status",
+    "priority",
+    "scheduled_for",
+    "queued_at",
+    "requested_at",
+    "attempts",
+    "version",
+    "publish_late_within_s",
+)
+_INSERT_JOBS = insert(PublishJob.__table__)  # type: ignore[arg-type]
+_APPROVE = (
+    update(Asset.__table__)  # type: ignore[arg-type]
+    .where(Asset.__table__.c.id == bindparam("asset_id"))
+    .values(
+        status=bindparam("to_status"),
+        approved_at=bindparam("to_approved_at"),
+        version=bindparam("to_version"),
+        reviewed_at=bindparam("to_reviewed_at"),
+        reviewed_by=bindparam("to_reviewed_by"),
+        rejection_reason=bindparam("to_rejection_reason"),
+        updated_at=bindparam("to_updated_at"),
+    )
+)
+
+
+def _columns(job: PublishJob) -> dict[str, object]:
+    return {name: getattr(job, name) for name in _JOB_COLUMNS}
 
 
 async def _locked(session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID) -> Asset:
@@ -287,16 +333,9 @@ def _job(asset: Asset, plan: JobPlan, now: datetime) -> PublishJob:
     )
 
 
-def _request(session: AsyncSession, job: PublishJob, now: datetime) -> OutboxMessage:
+def _request(job: PublishJob, now: datetime) -> tuple[Event, Envelope]:
     command = PublishRequested(job_id=job.id, priority=job.priority)
-    return stage(
-        session,
-        command,
-        Envelope.wrap(
-            command,
-            tenant_id=job.tenant_id,
-            subject_id=job.id,
-            now=now,
-            idempotency_key=f"publish.requested:{job.id}:approved",
-        ),
+    key = f"publish.requested:{job.id}:approved"
+    return command, Envelope.wrap(
+        command, tenant_id=job.tenant_id, subject_id=job.id, now=now, idempotency_key=key
     )
