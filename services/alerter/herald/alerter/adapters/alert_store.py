@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -99,10 +100,16 @@ async def open_alert(
     )
 
 
-_OPEN_OF = (Alert.dedup_key.in_(bindparam("keys", expanding=True)), Alert.status != "resolved")
+_ALERTS = cast(Table, Alert.__table__)  # Core: plain rows, no ORM compilation
+_OPEN_OF = (
+    _ALERTS.c.dedup_key.in_(bindparam("keys", expanding=True)),
+    _ALERTS.c.status != "resolved",
+)
 # "=" or IS NULL, not IS NOT DISTINCT FROM: the open-alert index can answer those
-_ANY_OPEN = select(Alert.id).where(Alert.tenant_id == bindparam("tenant"), *_OPEN_OF).limit(1)
-_ANY_OPEN_SYSTEM = select(Alert.id).where(Alert.tenant_id.is_(None), *_OPEN_OF).limit(1)
+_ANY_OPEN = (
+    select(_ALERTS.c.id).where(_ALERTS.c.tenant_id == bindparam("tenant"), *_OPEN_OF).limit(1)
+)
+_ANY_OPEN_SYSTEM = select(_ALERTS.c.id).where(_ALERTS.c.tenant_id.is_(None), *_OPEN_OF).limit(1)
 """Built once (building a statement costs more CPU than running it): nearly every success
 asks this, and nearly always hears no."""
 

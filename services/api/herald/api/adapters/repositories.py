@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import Select, Table, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
@@ -18,8 +19,10 @@ _ASSET = select(Asset).where(
     Asset.id == bindparam("asset_id"), Asset.tenant_id == bindparam("tenant")
 )
 _ASSET_LOCKED = _ASSET.with_for_update()
-_PLATFORMS = select(Channel.id, Channel.platform).where(
-    Channel.tenant_id == bindparam("tenant"), Channel.id.in_(bindparam("ids", expanding=True))
+_CHANNELS = cast(Table, Channel.__table__)  # Core: plain rows, no ORM compilation
+_PLATFORMS = select(_CHANNELS.c.id, _CHANNELS.c.platform).where(
+    _CHANNELS.c.tenant_id == bindparam("tenant"),
+    _CHANNELS.c.id.in_(bindparam("ids", expanding=True)),
 )
 
 

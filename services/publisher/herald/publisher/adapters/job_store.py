@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import Sealed
@@ -42,30 +43,33 @@ _LOCK_CLAIMABLE = (
     .where(PublishJob.id == bindparam("job_id"))
     .with_for_update(of=PublishJob)
 )
+# Core statements on the tables (not the ORM's bulk UPDATE: no session to synchronize)
+_JOBS = cast(Table, PublishJob.__table__)
+_ATTEMPTS = cast(Table, PublishAttempt.__table__)
 _CLAIM = (
-    update(PublishJob)
+    update(_JOBS)
     .where(
-        PublishJob.id == bindparam("job_id"),
+        _JOBS.c.id == bindparam("job_id"),
         or_(
-            PublishJob.status.in_([s.value for s in CLAIMABLE]),
-            (PublishJob.status == JobStatus.PROCESSING)
-            & (PublishJob.lease_expires_at < bindparam("now")),
+            _JOBS.c.status.in_([s.value for s in CLAIMABLE]),
+            (_JOBS.c.status == JobStatus.PROCESSING)
+            & (_JOBS.c.lease_expires_at < bindparam("now")),
         ),
-        or_(PublishJob.next_attempt_at.is_(None), PublishJob.next_attempt_at <= bindparam("now")),
+        or_(_JOBS.c.next_attempt_at.is_(None), _JOBS.c.next_attempt_at <= bindparam("now")),
     )
     .values(
         status=JobStatus.PROCESSING,
         lease_owner=bindparam("worker"),
         lease_expires_at=bindparam("lease_until"),
-        version=PublishJob.version + 1,
-        attempts=PublishJob.attempts + 1,
+        version=_JOBS.c.version + 1,
+        attempts=_JOBS.c.attempts + 1,
         next_attempt_at=None,
         rate_slot_at=None,
         updated_at=bindparam("now"),
     )
-    .returning(PublishJob)
+    .returning(_JOBS)
 )
-_OPEN_ATTEMPT = insert(PublishAttempt.__table__)  # type: ignore[arg-type]
+_OPEN_ATTEMPT = insert(_ATTEMPTS)
 _FINISH_VALUES: dict[str, object] = {
     "status": bindparam("to_status"),
     "external_id": bindparam("to_external_id"),
@@ -77,27 +81,16 @@ _FINISH_VALUES: dict[str, object] = {
     "updated_at": bindparam("to_updated_at"),
 }
 _OURS = (
-    PublishJob.id == bindparam("job_id"),
-    PublishJob.version == bindparam("fence"),
-    PublishJob.status == JobStatus.PROCESSING,
+    _JOBS.c.id == bindparam("job_id"),
+    _JOBS.c.version == bindparam("fence"),
+    _JOBS.c.status == JobStatus.PROCESSING,
 )
-_FINISH_FENCED = (
-    update(PublishJob)
-    .where(*_OURS)
-    .values(_FINISH_VALUES)
-    .returning(PublishJob.id)
-    .execution_options(synchronize_session=False)
-)
-_LOCK_FOR_FINISH = select(PublishJob.cancel_requested_at).where(*_OURS).with_for_update()
-_FINISH_LOCKED = (
-    update(PublishJob)
-    .where(PublishJob.id == bindparam("job_id"))
-    .values(_FINISH_VALUES)
-    .execution_options(synchronize_session=False)
-)
+_FINISH_FENCED = update(_JOBS).where(*_OURS).values(_FINISH_VALUES).returning(_JOBS.c.id)
+_LOCK_FOR_FINISH = select(_JOBS.c.cancel_requested_at).where(*_OURS).with_for_update()
+_FINISH_LOCKED = update(_JOBS).where(_JOBS.c.id == bindparam("job_id")).values(_FINISH_VALUES)
 _CLOSE_ATTEMPT = (
-    update(PublishAttempt)
-    .where(PublishAttempt.id == bindparam("attempt_id"))
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
     .values(
         outcome=bindparam("to_outcome"),
         finished_at=bindparam("to_finished_at"),
@@ -108,13 +101,12 @@ _CLOSE_ATTEMPT = (
         error_message=bindparam("to_error_message"),
         http_status=bindparam("to_http_status"),
     )
-    .execution_options(synchronize_session=False)  # no attempt is loaded in this session
 )
 _EXTEND_LEASE = (
-    update(PublishJob)
+    update(_JOBS)
     .where(*_OURS)
     .values(lease_expires_at=bindparam("lease_until"))
-    .returning(PublishJob.id)
+    .returning(_JOBS.c.id)
 )
 
 
@@ -188,7 +180,7 @@ async def claim(
         await session.execute(
             _CLAIM, {"job_id": job_id, "now": now, "worker": worker, "lease_until": until}
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if row is None:
         current = (
             await session.execute(

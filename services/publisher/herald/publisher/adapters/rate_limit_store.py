@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,15 +14,16 @@ from herald.common.platforms import RateLimit
 from herald.publisher.domain.rate_limits import Admission, Bucket, admit
 
 # built once, with bind parameters (building costs more CPU than running them; job_store.py)
+_BUCKETS = cast(Table, RateLimitBucket.__table__)  # Core: no session to synchronize
 _LOCKED = (
-    select(RateLimitBucket.tat, RateLimitBucket.sent_tat, func.clock_timestamp().label("now"))
-    .where(RateLimitBucket.key == bindparam("bucket"))
+    select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat, func.clock_timestamp().label("now"))
+    .where(_BUCKETS.c.key == bindparam("bucket"))
     .with_for_update()
 )
-_MADE = insert(RateLimitBucket).values(key=bindparam("bucket"), tat=None).on_conflict_do_nothing()
+_MADE = insert(_BUCKETS).values(key=bindparam("bucket"), tat=None).on_conflict_do_nothing()
 _MOVED = (
-    update(RateLimitBucket)
-    .where(RateLimitBucket.key == bindparam("bucket"))
+    update(_BUCKETS)
+    .where(_BUCKETS.c.key == bindparam("bucket"))
     .values(tat=bindparam("to_tat"), sent_tat=bindparam("to_sent_tat"))
 )
 
