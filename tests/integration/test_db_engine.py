@@ -43,3 +43,21 @@ async def test_a_connection_the_server_closed_is_replaced_at_checkout(database_u
     finally:
         await admin.close()
         await db.dispose()
+
+
+async def test_autocommit_runs_each_statement_alone_and_gives_back_a_transactional_connection(
+    database_url: str,
+) -> None:
+    db = Database(database_url, pool_size=1)  # one connection: the same one comes back
+    txid = text("SELECT txid_current()")
+    try:
+        async with db.autocommit() as connection:
+            alone = [await connection.scalar(txid) for _ in range(2)]
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert alone[0] != alone[1], "each statement commits on its own"
+        async with db.transaction() as session:
+            assert await session.scalar(text("SELECT pg_backend_pid()")) == pid
+            together = [await session.scalar(txid) for _ in range(2)]
+        assert together[0] == together[1], "the pooled connection is transactional again"
+    finally:
+        await db.dispose()

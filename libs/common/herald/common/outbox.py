@@ -87,7 +87,7 @@ async def stage_all_now(
     ]
     if values:
         await session.execute(_STAGE, values)
-    return [OutboxMessage(**row) for row in values]
+    return [OutboxMessage(**row, publish_failures=0) for row in values]
 
 
 def retry_backoff(failures: int, *, base_s: float = 1.0, cap_s: float = 300.0) -> float:

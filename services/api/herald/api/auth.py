@@ -58,6 +58,14 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", "Missing or invalid API key", detail)
 
 
+_KEYS = cast(Table, ApiKey.__table__)  # Core: plain rows, no ORM compilation
+_KEY = select(
+    _KEYS.c.id, _KEYS.c.tenant_id, _KEYS.c.role, _KEYS.c.revoked_at, _KEYS.c.expires_at
+).where(_KEYS.c.key_hash == bindparam("digest"))
+"""Built once (building a statement costs more CPU than running it)."""
+_KeyRow = Row[uuid.UUID, uuid.UUID, str, datetime | None, datetime | None]
+
+
 async def principal(credentials: Credentials, state: State, request: Request) -> Principal:
     """The tenant and role of the request's API key; 401 if there is none or it is not valid.
     Then, in the same transaction, its rate limit and Idempotency-Key (``request_guard``)."""
@@ -73,14 +81,6 @@ async def principal(credentials: Credentials, state: State, request: Request) ->
     if refusal is not None:
         raise refusal
     return who
-
-
-_KEYS = cast(Table, ApiKey.__table__)  # Core: plain rows, no ORM compilation
-_KEY = select(
-    _KEYS.c.id, _KEYS.c.tenant_id, _KEYS.c.role, _KEYS.c.revoked_at, _KEYS.c.expires_at
-).where(_KEYS.c.key_hash == bindparam("digest"))
-"""Built once (building a statement costs more CPU than running it)."""
-_KeyRow = Row[uuid.UUID, uuid.UUID, str, datetime | None, datetime | None]
 
 
 def _valid(key: _KeyRow | None) -> Principal:

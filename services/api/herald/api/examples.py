@@ -45,7 +45,7 @@ JOB_SUMMARY: JsonDict = {
     "id": JOB_ID,
     "channel_id": CHANNEL_ID,
     "platform": "sandbox",
-    "status": "queued",
+    "status": "processing",
 }
 
 ASSET: JsonDict = {

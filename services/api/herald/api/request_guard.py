@@ -33,7 +33,8 @@ RATE_LIMITED = Counter(
 
 def needed(request: Request, state: AppState) -> bool:
     """Whether ``admit`` has anything to do: a budget to spend or an Idempotency-Key to claim
-    (pure; without either, the key is read outside a transaction)."""
+    (pure; without either, the key is read outside a transaction). A step added to ``admit``
+    must be added here too."""
     recorder = request.scope.get("state", {}).get(RECORDER)
     return state.settings.request_budget().enabled or recorder is not None
 

@@ -173,7 +173,7 @@ class Executor:
                 session, claimed, JobStatus.SUCCEEDED, now, external_id=external_id
             )
             rows = []
-            if status is not None:  # fenced out: the job is another worker's to report
+            if status is not None:  # None: fenced out, the job is another worker's to report
                 done = await stage_now(session, event, self._wrap(event, claimed, now))
                 change = changed(claimed, status, external_id=external_id)
                 rows = [await stage_change_now(session, change, now), done]

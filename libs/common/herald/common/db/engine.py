@@ -66,7 +66,11 @@ class Database:
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """A connection outside any transaction: each statement commits on its own. For a lone
-        read or a lone write, one round trip instead of three (BEGIN, it, COMMIT)."""
+        read or a lone write, one round trip instead of three (BEGIN, it, COMMIT).
+
+        It runs as the owner role: row security does not apply (a tenant setting would last
+        one statement). Never read or write a tenant's data through it on a tenant's behalf;
+        the pool gives the connection back in transactional mode."""
         async with self.engine.connect() as connection:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 

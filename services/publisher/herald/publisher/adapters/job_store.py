@@ -43,7 +43,8 @@ _LOCK_CLAIMABLE = (
     .where(PublishJob.id == bindparam("job_id"))
     .with_for_update(of=PublishJob)
 )
-# Core statements on the tables (not the ORM's bulk UPDATE: no session to synchronize)
+# Core statements on the tables (not the ORM's bulk UPDATE: no session to synchronize). The
+# values' parameters are named to_<column>: SQLAlchemy keeps a column's own name for itself.
 _JOBS = cast(Table, PublishJob.__table__)
 _ATTEMPTS = cast(Table, PublishAttempt.__table__)
 _CLAIM = (
@@ -88,18 +89,27 @@ _OURS = (
 _FINISH_FENCED = update(_JOBS).where(*_OURS).values(_FINISH_VALUES).returning(_JOBS.c.id)
 _LOCK_FOR_FINISH = select(_JOBS.c.cancel_requested_at).where(*_OURS).with_for_update()
 _FINISH_LOCKED = update(_JOBS).where(_JOBS.c.id == bindparam("job_id")).values(_FINISH_VALUES)
-_CLOSE_ATTEMPT = (
+_CLOSED: dict[str, object] = {
+    "outcome": bindparam("to_outcome"),
+    "finished_at": bindparam("to_finished_at"),
+    "duration_ms": bindparam("to_duration_ms"),
+}
+_CLOSE_SUCCEEDED = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
+    .values({**_CLOSED, "external_id": bindparam("to_external_id")})
+)
+_CLOSE_FAILED = (
     update(_ATTEMPTS)
     .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
     .values(
-        outcome=bindparam("to_outcome"),
-        finished_at=bindparam("to_finished_at"),
-        duration_ms=bindparam("to_duration_ms"),
-        external_id=bindparam("to_external_id"),
-        error_class=bindparam("to_error_class"),
-        error_code=bindparam("to_error_code"),
-        error_message=bindparam("to_error_message"),
-        http_status=bindparam("to_http_status"),
+        {
+            **_CLOSED,
+            "error_class": bindparam("to_error_class"),
+            "error_code": bindparam("to_error_code"),
+            "error_message": bindparam("to_error_message"),
+            "http_status": bindparam("to_http_status"),
+        }
     )
 )
 _EXTEND_LEASE = (
@@ -176,6 +186,8 @@ async def claim(
 ) -> Claim | Refusal:
     """Take the job's lease and open its next attempt row, or say why not."""
     until = now + timedelta(seconds=lease_s)
+    # Core: the job lock_claimable loaded stays as it was in the session; nothing after the
+    # claim reads it (the Claim returned is what the claim wrote)
     row = (
         await session.execute(
             _CLAIM, {"job_id": job_id, "now": now, "worker": worker, "lease_until": until}
@@ -316,21 +328,25 @@ async def close_attempt(
     error_message: str | None = None,
     http_status: int | None = None,
 ) -> None:
-    """Record how our attempt ended (always ours to write, fenced or not)."""
-    await session.execute(
-        _CLOSE_ATTEMPT,
-        {
-            "attempt_id": claim.attempt_id,
-            "to_outcome": outcome,
-            "to_finished_at": now,
-            "to_duration_ms": duration_ms,
-            "to_external_id": external_id,
-            "to_error_class": error_class,
-            "to_error_code": error_code,
-            "to_error_message": error_message,
-            "to_http_status": http_status,
-        },
-    )
+    """Record how our attempt ended (always ours to write, fenced or not). A success writes
+    its post's id, a failure its error; neither clears what the other would have written (a
+    takeover may have marked our attempt ``worker_lost`` meanwhile)."""
+    closed = {
+        "attempt_id": claim.attempt_id,
+        "to_outcome": outcome,
+        "to_finished_at": now,
+        "to_duration_ms": duration_ms,
+    }
+    if outcome == "succeeded":
+        await session.execute(_CLOSE_SUCCEEDED, {**closed, "to_external_id": external_id})
+        return
+    error = {
+        "to_error_class": error_class,
+        "to_error_code": error_code,
+        "to_error_message": error_message,
+        "to_http_status": http_status,
+    }
+    await session.execute(_CLOSE_FAILED, {**closed, **error})
 
 
 async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease_s: float) -> bool:
