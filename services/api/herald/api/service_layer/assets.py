@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -140,22 +141,8 @@ async def approve(
     return AssetView(asset, jobs, await stage_all_now(session, staged))
 
 
-_JOB_COLUMNS = (
-    "id",
-    "tenant_id",
-    "asset_id",
-    "channel_id",
-    "platform",
-    "status",
-    "priority",
-    "scheduled_for",
-    "queued_at",
-    "requested_at",
-    "attempts",
-    "version",
-    "publish_late_within_s",
-)
-_INSERT_JOBS = insert(PublishJob.__table__)  # type: ignore[arg-type]
+_JOBS = cast(Table, PublishJob.__table__)
+_INSERT_JOBS = insert(_JOBS)
 _APPROVE = (
     update(Asset.__table__)  # type: ignore[arg-type]
     .where(Asset.__table__.c.id == bindparam("asset_id"))
@@ -172,7 +159,9 @@ _APPROVE = (
 
 
 def _columns(job: PublishJob) -> dict[str, object]:
-    return {name: getattr(job, name) for name in _JOB_COLUMNS}
+    """The columns ``_job`` set on the (transient) job: the row its INSERT writes."""
+    given = inspect(job).dict
+    return {column.key: given[column.key] for column in _JOBS.columns if column.key in given}
 
 
 async def _locked(session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID) -> Asset:
