@@ -47,6 +47,12 @@ CONFLICT_CODES = {
 }
 
 
+def recorder_of(request: Request) -> Recorder | None:
+    """The recorder the middleware gave a POST with an Idempotency-Key; None for any other."""
+    recorder: Recorder | None = request.scope.get("state", {}).get(RECORDER)
+    return recorder
+
+
 async def claim(
     session: AsyncSession,
     request: Request,
@@ -56,7 +62,7 @@ async def claim(
 ) -> Exception | None:
     """Claim the request's Idempotency-Key inside ``session``; the refusal or replay to raise
     once it is committed, if any. A request without the header (or not a POST) passes."""
-    recorder: Recorder | None = request.scope.get("state", {}).get(RECORDER)
+    recorder = recorder_of(request)
     if recorder is None:
         return None
     try:

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from herald.api import idempotency
 from herald.api.adapters import request_budget_store
 from herald.api.domain.request_budget import headers
-from herald.api.idempotency_middleware import RECORDER
 from herald.api.middleware import add_response_headers
 from herald.api.problems import Problem
 from herald.api.state import AppState
@@ -35,8 +34,8 @@ def needed(request: Request, state: AppState) -> bool:
     """Whether ``admit`` has anything to do: a budget to spend or an Idempotency-Key to claim
     (pure; without either, the key is read outside a transaction). A step added to ``admit``
     must be added here too."""
-    recorder = request.scope.get("state", {}).get(RECORDER)
-    return state.settings.request_budget().enabled or recorder is not None
+    claims_a_key = idempotency.recorder_of(request) is not None
+    return state.settings.request_budget().enabled or claims_a_key
 
 
 async def admit(
