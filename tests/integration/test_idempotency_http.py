@@ -39,6 +39,11 @@ def add_routes(app: FastAPI) -> None:
         Calls.count += 1
         raise RuntimeError("a bug")
 
+    @app.post("/test/counted")
+    async def counted(who: Who) -> JSONResponse:
+        Calls.count += 1
+        return JSONResponse({"calls": Calls.count})
+
     @app.post("/test/large")
     async def large(who: Who) -> StreamingResponse:
         Calls.count += 1
@@ -113,3 +118,18 @@ async def test_without_the_header_nothing_is_recorded(
     for _ in range(2):
         assert (await client.post("/test/large", headers=auth)).status_code == 200
     assert Calls.count == before + 2
+
+
+async def test_with_no_rate_limit_a_repeated_post_is_still_replayed(
+    client: httpx.AsyncClient, auth: dict[str, str], db: Database
+) -> None:
+    """The key is read outside a transaction only when nothing needs one: a request with an
+    Idempotency-Key still claims it, rate limit or not (this app has none)."""
+    key = f"counted-{uuid.uuid4()}"
+    headers = {**auth, "Idempotency-Key": key}
+    first = await client.post("/test/counted", headers=headers)
+    again = await client.post("/test/counted", headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json(), "the stored response, not a second call"
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert await _records(db, key) == 1
