@@ -6,14 +6,22 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import httpx
+from faststream.nats import NatsBroker
+from sqlalchemy import event, select
 
 from herald.common.db.engine import Database
 from herald.common.db.models import PublishAttempt, PublishJob
 from herald.common.domain.job_states import JobStatus
+from herald.common.outbox import OutboxRelay
+from herald.common.runtime import Runtime
+from herald.common.settings import HeraldSettings
 from herald.publisher.adapters import job_store
 from herald.publisher.adapters.job_store import Claim
+from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
+from herald.publisher.claims import Claims
 from herald.publisher.domain.claims import Refusal
+from herald.publisher.settings import PublisherSettings
 from tests.integration.conftest import JobRows
 
 
@@ -109,11 +117,49 @@ async def test_retrying_job_is_not_claimed_before_it_is_due(
 async def test_tenant_running_counts_live_leases_only(db: Database, job_rows: JobRows) -> None:
     now = datetime.now(UTC)
     async with db.transaction() as session:
-        assert await job_store.tenant_running(session, job_rows.job_id, now) == 0
+        assert await job_store.tenant_running(session, job_rows.tenant_id, now) == 0
     claimed = await _claim(db, job_rows, "w", now)
     assert isinstance(claimed, Claim)
     async with db.transaction() as session:
-        assert await job_store.tenant_running(session, job_rows.job_id, now) == 1
+        assert await job_store.tenant_running(session, job_rows.tenant_id, now) == 1
         later = now + timedelta(seconds=61)  # the lease ran out: its worker is gone
-        assert await job_store.tenant_running(session, job_rows.job_id, later) == 0
-        assert await job_store.tenant_running(session, uuid.uuid4(), now) is None
+        assert await job_store.tenant_running(session, job_rows.tenant_id, later) == 0
+        assert await job_store.tenant_running(session, uuid.uuid4(), now) == 0
+
+
+async def test_a_claim_reads_its_channel_and_asset_once(
+    db: Database, job_rows: JobRows, settings: HeraldSettings
+) -> None:
+    """The lock's statement reads the job with its channel and asset; the admission and the
+    claim use those rows. The session holds its objects only weakly: dropped, they were read
+    again, two more round trips and ORM loads on every claim."""
+    config = PublisherSettings(database_url=settings.database_url, nats_url=settings.nats_url)
+    runtime = Runtime(config, db, NatsBroker(), OutboxRelay(db, _unsent), "worker-1")
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async with httpx.AsyncClient() as client:
+        claims = Claims(runtime, config, {"sandbox": SandboxAdapter("http://127.0.0.1:9", client)})
+        event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            taken = await claims.take(job_rows.job_id, "normal", 1)
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert taken is not None
+    claimed, asset, channel, sealed, _ = taken
+    assert (claimed.job_id, asset.id, channel.id) == (
+        job_rows.job_id,
+        job_rows.asset_id,
+        job_rows.channel_id,
+    )
+    assert sealed is not None
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert sum("FROM publish_jobs JOIN channels" in s for s in reads) == 1
+    assert [s for s in reads if "FROM channels" in s or "FROM assets" in s] == []
+    assert [s for s in reads if "SELECT publish_jobs.tenant_id" in s] == []  # the lock read it
+
+
+async def _unsent(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+    raise ConnectionError("JetStream is not part of this test")

@@ -66,28 +66,26 @@ class Claims:
                 if await self._park_if_refused(session, ready, now, parked):
                     return None
                 if self.settings.tenant_concurrency:
-                    await self._tenant_room(session, job_id, priority, now)
-                wait_s, channel = await self._admit(session, ready)
+                    await self._tenant_room(session, ready, priority, now)
+                wait_s = await self._admit(session, ready)
                 if wait_s is None:
-                    return await self._claim(session, job_id, now, channel)
+                    return await self._claim(session, ready, now)
         except TenantBusy:
             metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
             raise RetryLater(busy_delay(priority, self.rng, delivered), "tenant_busy") from None
         metrics.RATE_LIMIT_WAITS.labels(ready.platform).inc()
         raise RetryLater(wait_s, "rate_limited")
 
-    async def _claim(
-        self, session: AsyncSession, job_id: uuid.UUID, now: datetime, channel: Channel | None
-    ) -> Taken | None:
+    async def _claim(self, session: AsyncSession, ready: Claimable, now: datetime) -> Taken | None:
         claimed = await job_store.claim(
-            session, job_id, self.runtime.instance_id, self.settings.lease_s, now
+            session, ready.job_id, self.runtime.instance_id, self.settings.lease_s, now
         )
         if isinstance(claimed, Refusal):  # cannot happen: the row is locked and was claimable
-            self._refused(job_id, claimed)
+            self._refused(ready.job_id, claimed)
             return None
-        asset, target, sealed = await job_store.load_target(session, claimed, channel)
         told = await stage_change_now(session, changed(claimed), now)
-        return claimed, asset, target, sealed, told
+        sealed = job_store.sealed_credentials(ready.channel)
+        return claimed, ready.asset, ready.channel, sealed, told
 
     async def _park_if_refused(
         self, session: AsyncSession, ready: Claimable, now: datetime, staged: list[OutboxMessage]
@@ -95,8 +93,8 @@ class Claims:
         """Park the job if its channel awaits re-authorization (its live update staged)."""
         if ready.status not in PARKABLE:  # a takeover reconciles first, whatever the channel
             return False
-        channel = await session.get(Channel, ready.channel_id)
-        if channel is None or channel.auth_state != "reauth_required":
+        channel = ready.channel
+        if channel.auth_state != "reauth_required":
             return False  # the common case, decided without a lock
         if not await job_store.awaits_reauthorization(session, ready.channel_id):
             await session.refresh(channel)  # reconnected meanwhile: publish with the new ones
@@ -110,31 +108,27 @@ class Claims:
         return True
 
     async def _tenant_room(
-        self, session: AsyncSession, job_id: uuid.UUID, priority: str, now: datetime
+        self, session: AsyncSession, ready: Claimable, priority: str, now: datetime
     ) -> None:
-        running = await job_store.tenant_running(session, job_id, now)
-        cap = self.settings.tenant_concurrency
-        if running is not None and not has_room(running, cap, priority):
-            raise TenantBusy(job_id)
+        running = await job_store.tenant_running(session, ready.tenant_id, now)
+        if not has_room(running, self.settings.tenant_concurrency, priority):
+            raise TenantBusy(ready.job_id)
 
-    async def _admit(
-        self, session: AsyncSession, ready: Claimable
-    ) -> tuple[float | None, Channel | None]:
+    async def _admit(self, session: AsyncSession, ready: Claimable) -> float | None:
         """No wait when the channel's limit admits the call now; else the wait (slot
-        reserved). With the channel read for it."""
+        reserved)."""
         adapter = self.adapters.get(ready.platform)
         if adapter is None:
-            return None, None  # the attempt fails as unknown_platform; no limit to honour
-        channel = await session.get_one(Channel, ready.channel_id)
-        limit = effective_rate_limit(adapter.info, channel.config)
+            return None  # the attempt fails as unknown_platform; no limit to honour
+        limit = effective_rate_limit(adapter.info, ready.channel.config)
         decision, at = await rate_limit_store.admit_request(
             session, f"channel:{ready.channel_id}", limit, ready.rate_slot_at
         )
         if decision.allowed:
-            return None, channel
+            return None
         if decision.slot is not None and decision.slot != ready.rate_slot_at:
             await job_store.reserve_rate_slot(session, ready.job_id, decision.slot)
-        return decision.wait_s(at), channel
+        return decision.wait_s(at)
 
     def _refused(self, job_id: uuid.UUID, refusal: Refusal) -> None:
         metrics.CLAIMS_REFUSED.labels(refusal.reason).inc()

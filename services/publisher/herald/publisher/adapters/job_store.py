@@ -112,6 +112,14 @@ _CLOSE_FAILED = (
         }
     )
 )
+_TENANT_LOCK = select(
+    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("tenant"), TENANT_LOCKS))
+)
+_TENANT_RUNNING = select(func.count()).where(
+    _JOBS.c.tenant_id == bindparam("tenant_id"),
+    _JOBS.c.status == JobStatus.PROCESSING,
+    _JOBS.c.lease_expires_at > bindparam("now"),
+)
 _EXTEND_LEASE = (
     update(_JOBS)
     .where(*_OURS)
@@ -144,30 +152,44 @@ class Claim:
 
 @dataclass(frozen=True)
 class Claimable:
-    """A claimable job, its row locked: what admission needs before the claim."""
+    """A claimable job, its row locked: what admission needs before the claim, with its
+    channel and asset as the same statement read them (unlocked)."""
 
     job_id: uuid.UUID
+    tenant_id: uuid.UUID
     channel_id: uuid.UUID
     platform: str
     rate_slot_at: datetime | None
     status: JobStatus
+    channel: Channel
+    asset: Asset
 
 
 async def lock_claimable(
     session: AsyncSession, job_id: uuid.UUID, now: datetime
 ) -> Claimable | Refusal:
     """Lock the job's row and check it can be claimed now; nothing is changed yet. Its
-    channel and asset come in the same statement (unlocked), so that the claim's later
-    ``session.get`` of them is answered from the session, not by another round trip."""
+    channel and asset come in the same statement (unlocked) and ride on the ``Claimable``:
+    the session holds its objects only weakly, so a second ``session.get`` of an object that
+    nothing holds would read it again."""
     row = (await session.execute(_LOCK_CLAIMABLE, {"job_id": job_id})).first()
     if row is None:
         return refuse_claim(None, None, None, now)
-    job = row[0]
+    job, channel, asset = row
     status = JobStatus(job.status)
     expired = status is JobStatus.PROCESSING and (job.lease_expires_at or now) < now
     due = job.next_attempt_at is None or job.next_attempt_at <= now
     if (status in CLAIMABLE or expired) and due:
-        return Claimable(job.id, job.channel_id, job.platform, job.rate_slot_at, status)
+        return Claimable(
+            job.id,
+            job.tenant_id,
+            job.channel_id,
+            job.platform,
+            job.rate_slot_at,
+            status,
+            channel,
+            asset,
+        )
     return refuse_claim(status, job.lease_expires_at, job.next_attempt_at, now)
 
 
@@ -251,19 +273,11 @@ async def claim(
     )
 
 
-async def load_target(
-    session: AsyncSession, claim: Claim, channel: Channel | None = None
-) -> tuple[Asset, Channel, Sealed | None]:
-    """The asset and the channel (unless the caller read it already in this transaction)."""
-    asset = await session.get_one(Asset, claim.asset_id)
-    if channel is None or channel.id != claim.channel_id:
-        channel = await session.get_one(Channel, claim.channel_id)
-    sealed = (
-        Sealed(channel.credentials_key_id, channel.credentials_ciphertext)
-        if channel.credentials_key_id and channel.credentials_ciphertext
-        else None
-    )
-    return asset, channel, sealed
+def sealed_credentials(channel: Channel) -> Sealed | None:
+    """The channel's credentials as stored (None: disconnected)."""
+    if channel.credentials_key_id and channel.credentials_ciphertext:
+        return Sealed(channel.credentials_key_id, channel.credentials_ciphertext)
+    return None
 
 
 async def finish(
@@ -356,22 +370,11 @@ async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease
     return (await session.execute(_EXTEND_LEASE, ours)).first() is not None
 
 
-async def tenant_running(session: AsyncSession, job_id: uuid.UUID, now: datetime) -> int | None:
-    """How many jobs the job's tenant has in flight, counted under a per-tenant transaction lock
-    (so concurrent claims of one tenant see each other); None when the job does not exist."""
-    tenant_id = await session.scalar(select(PublishJob.tenant_id).where(PublishJob.id == job_id))
-    if tenant_id is None:
-        return None
-    await session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(str(tenant_id), TENANT_LOCKS)))
-    )
-    running = await session.scalar(
-        select(func.count()).where(
-            PublishJob.tenant_id == tenant_id,
-            PublishJob.status == JobStatus.PROCESSING,
-            PublishJob.lease_expires_at > now,
-        )
-    )
+async def tenant_running(session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> int:
+    """How many jobs the tenant has in flight, counted under a per-tenant transaction lock (so
+    concurrent claims of one tenant see each other)."""
+    await session.execute(_TENANT_LOCK, {"tenant": str(tenant_id)})
+    running = await session.scalar(_TENANT_RUNNING, {"tenant_id": tenant_id, "now": now})
     return int(running or 0)
 
 
