@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import anyio
 import pytest
 from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
@@ -157,3 +158,28 @@ async def test_a_long_wait_is_left_to_the_database_not_kept_in_jetstream(
         info = await js.consumer_info(SYSTEM.name, spec.durable)
     assert info.num_ack_pending == 0, "acked: nothing held in JetStream for an hour"
     assert info.num_redelivered == 0
+
+
+async def test_a_message_is_handled_while_every_worker_thread_is_busy(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    """Handing the message to the handler takes no worker thread: with the pool's threads all
+    taken (a slow sync call elsewhere, say), messages still flow. FastStream's own
+    ``Context`` parameter took one for every message."""
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    handled: list[uuid.UUID] = []
+
+    async def record(envelope: Envelope, message: object) -> None:
+        handled.append(envelope.id)
+
+    threads = anyio.to_thread.current_default_thread_limiter()
+    capacity = threads.total_tokens
+    threads.total_tokens = 1
+    await threads.acquire()
+    try:
+        async with _run(nats_url, settings, spec, record):
+            await js.publish(subject, _envelope())
+            await _wait_for(lambda: len(handled) == 1, timeout=3.0)
+    finally:
+        threads.release()
+        threads.total_tokens = capacity

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import structlog
 from faststream import AckPolicy
+from faststream._internal.context import Context
 from faststream.nats import JStream, NatsRouter, PullSub
-from faststream.nats.annotations import NatsMessage
+from faststream.nats.message import NatsMessage as Delivery
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
@@ -26,6 +28,19 @@ log = structlog.get_logger(__name__)
 
 HANDLED = Counter("herald_messages_handled_total", "Messages settled", ["consumer", "outcome"])
 HANDLE_SECONDS = Histogram("herald_message_handle_seconds", "Time spent in a handler", ["consumer"])
+
+
+class _OnTheLoop(Context):
+    """FastStream's ``Context`` resolved on the event loop. Its ``use`` is a plain function,
+    and FastDepends runs plain functions in a worker thread: a thread hop (lock, wake-up,
+    switch) for every message, about a third of a no-op consumer's CPU (measured)."""
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return super().use(**kwargs)
+
+
+NatsMessage = Annotated[Delivery, _OnTheLoop("message")]
+"""The delivered message, as a handler parameter (for ``faststream.nats.NatsMessage``)."""
 
 Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from faststream.nats import NatsRouter
-from faststream.nats.annotations import NatsMessage
 
 from herald.common.channel_checks import (
     REFRESH_SUBJECT,
@@ -12,7 +11,7 @@ from herald.common.channel_checks import (
     ChannelVerdict,
     VerifyChannel,
 )
-from herald.common.consumers import settled, subscribe
+from herald.common.consumers import NatsMessage, settled, subscribe
 from herald.common.events import Envelope, PublishRequested
 from herald.common.streams import PUBLISHER_REQUESTS, ConsumerSpec
 from herald.publisher.execution import Executor

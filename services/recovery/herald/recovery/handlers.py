@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import structlog
 from faststream.nats import NatsRouter
-from faststream.nats.annotations import NatsMessage
 
-from herald.common.consumers import redelivery_delay, subscribe
+from herald.common.consumers import NatsMessage, redelivery_delay, subscribe
 from herald.common.runtime import Runtime
 from herald.common.streams import RECOVERY_DEAD_LETTERS
 from herald.recovery.dead_letters import dead_letter
