@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -133,3 +134,21 @@ async def test_with_no_rate_limit_a_repeated_post_is_still_replayed(
     assert again.json() == first.json(), "the stored response, not a second call"
     assert again.headers.get("idempotent-replayed") == "true"
     assert await _records(db, key) == 1
+
+
+async def test_an_authenticated_request_answers_while_every_worker_thread_is_busy(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """Authenticating a request takes no worker thread (a plain ``def`` dependency would take
+    one on every request): with the pool's threads all taken, requests are still answered."""
+    threads = anyio.to_thread.current_default_thread_limiter()
+    capacity = threads.total_tokens
+    threads.total_tokens = 1
+    await threads.acquire()
+    try:
+        with anyio.fail_after(3):
+            response = await client.post("/test/counted", headers=auth)
+    finally:
+        threads.release()
+        threads.total_tokens = capacity
+    assert response.status_code == 200

@@ -51,7 +51,15 @@ def digest(key: str) -> bytes:
 
 bearer = HTTPBearer(auto_error=False, description="Herald API key (or the operator token)")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-State = Annotated[AppState, Depends(app_state)]
+
+
+async def _state(request: Request) -> AppState:
+    """``app_state`` as a dependency: FastAPI runs a plain ``def`` dependency in a worker
+    thread, a thread hop on every request (and every request stalls while the pool is full)."""
+    return app_state(request)
+
+
+State = Annotated[AppState, Depends(_state)]
 
 
 def _unauthorized(detail: str) -> Problem:
