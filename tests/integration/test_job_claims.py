@@ -11,8 +11,9 @@ from faststream.nats import NatsBroker
 from sqlalchemy import event, select
 
 from herald.common.db.engine import Database
-from herald.common.db.models import PublishAttempt, PublishJob
+from herald.common.db.models import OutboxMessage, PublishAttempt, PublishJob
 from herald.common.domain.job_states import JobStatus
+from herald.common.ids import new_id
 from herald.common.outbox import OutboxRelay
 from herald.common.runtime import Runtime
 from herald.common.settings import HeraldSettings
@@ -163,3 +164,68 @@ async def test_a_claim_reads_its_channel_and_asset_once(
 
 async def _unsent(subject: str, payload: bytes, headers: dict[str, str]) -> None:
     raise ConnectionError("JetStream is not part of this test")
+
+
+def _told(job_id: uuid.UUID) -> tuple[OutboxMessage, OutboxMessage]:
+    return tuple(  # type: ignore[return-value]
+        OutboxMessage(
+            id=new_id(), subject=f"herald.test.{n}", payload=b"{}", headers={"n": str(job_id)}
+        )
+        for n in (1, 2)
+    )
+
+
+async def _outbox_of(db: Database, rows: tuple[OutboxMessage, ...]) -> list[str]:
+    async with db.transaction() as session:
+        found = await session.scalars(
+            select(OutboxMessage.subject)
+            .where(OutboxMessage.id.in_([row.id for row in rows]))
+            .order_by(OutboxMessage.id)
+        )
+        return list(found.all())
+
+
+async def test_a_success_is_recorded_in_one_statement(db: Database, job_rows: JobRows) -> None:
+    now = datetime.now(UTC)
+    claimed = await _claim(db, job_rows, "w", now)
+    assert isinstance(claimed, Claim)
+    told = _told(job_rows.job_id)
+    async with db.autocommit() as connection:
+        assert await job_store.record_success(connection, claimed, now, 12.5, "post-1", told)
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, job_rows.job_id)
+        attempt = await session.get_one(PublishAttempt, claimed.attempt_id)
+    assert (job.status, job.external_id, job.lease_owner, job.finished_at) == (
+        "succeeded",
+        "post-1",
+        None,
+        now,
+    )
+    assert (attempt.outcome, attempt.external_id, attempt.duration_ms) == (
+        "succeeded",
+        "post-1",
+        12.5,
+    )
+    assert await _outbox_of(db, told) == ["herald.test.1", "herald.test.2"]
+
+
+async def test_a_fenced_out_success_closes_its_attempt_and_tells_nothing(
+    db: Database, job_rows: JobRows
+) -> None:
+    """The worker paused past its lease and another took the job over: its success closes its
+    own attempt, leaves the new holder's job alone and writes no event."""
+    now = datetime.now(UTC)
+    paused = await _claim(db, job_rows, "paused-worker", now)
+    assert isinstance(paused, Claim)
+    holder = await _claim(db, job_rows, "new-worker", now + timedelta(seconds=61))
+    assert isinstance(holder, Claim)
+    told = _told(job_rows.job_id)
+    async with db.autocommit() as connection:
+        ours = await job_store.record_success(connection, paused, now, 9.0, "post-late", told)
+    assert not ours
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, job_rows.job_id)
+        attempt = await session.get_one(PublishAttempt, paused.attempt_id)
+    assert (job.status, job.lease_owner, job.external_id) == ("processing", "new-worker", None)
+    assert (attempt.outcome, attempt.external_id) == ("succeeded", "post-late")
+    assert await _outbox_of(db, told) == []

@@ -43,10 +43,7 @@ OUTBOX_OLDEST = Gauge(
 
 def stage(session: AsyncSession, event: Event, envelope: Envelope) -> OutboxMessage:
     """Add ``envelope`` to the outbox inside the caller's transaction."""
-    headers = {"Nats-Msg-Id": str(envelope.id), **current_trace_headers()}
-    row = OutboxMessage(
-        id=envelope.id, subject=event.subject_of(), payload=envelope.to_json(), headers=headers
-    )
+    row = message_of(event, envelope)
     session.add(row)
     return row
 
@@ -75,19 +72,28 @@ async def stage_all_now(
     session: AsyncSession, staged: Sequence[tuple[Event, Envelope]]
 ) -> list[OutboxMessage]:
     """``stage_now`` for several events, in one statement (their order kept: ids are UUIDv7)."""
-    trace = current_trace_headers()
-    values = [
-        {
-            "id": envelope.id,
-            "subject": event.subject_of(),
-            "payload": envelope.to_json(),
-            "headers": {"Nats-Msg-Id": str(envelope.id), **trace},
-        }
-        for event, envelope in staged
-    ]
-    if values:
-        await session.execute(_STAGE, values)
-    return [OutboxMessage(**row, publish_failures=0) for row in values]
+    rows = [message_of(event, envelope) for event, envelope in staged]
+    if rows:
+        await session.execute(_STAGE, [columns_of(row) for row in rows])
+    return rows
+
+
+def message_of(event: Event, envelope: Envelope) -> OutboxMessage:
+    """The outbox row of ``envelope`` (with the current trace), added to no session: for a
+    statement of the caller's that writes it in its transaction."""
+    headers = {"Nats-Msg-Id": str(envelope.id), **current_trace_headers()}
+    return OutboxMessage(
+        id=envelope.id,
+        subject=event.subject_of(),
+        payload=envelope.to_json(),
+        headers=headers,
+        publish_failures=0,
+    )
+
+
+def columns_of(row: OutboxMessage) -> dict[str, object]:
+    """What a statement writes of ``row`` (the rest are the table's defaults)."""
+    return {"id": row.id, "subject": row.subject, "payload": row.payload, "headers": row.headers}
 
 
 def retry_backoff(failures: int, *, base_s: float = 1.0, cap_s: float = 300.0) -> float:

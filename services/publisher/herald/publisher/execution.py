@@ -22,8 +22,8 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import Envelope, PublishFailed, PublishSucceeded
 from herald.common.faults import fault_point
-from herald.common.live_updates import stage_change, stage_change_now
-from herald.common.outbox import stage, stage_now
+from herald.common.live_updates import change_envelope, stage_change
+from herald.common.outbox import message_of, stage
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
 from herald.publisher.adapters import job_store
@@ -154,7 +154,7 @@ class Executor:
         asset: Asset,
         external_id: str,
         duration_s: float,
-        told: asyncio.Task[None],
+        processing: asyncio.Task[None],
     ) -> None:
         now = datetime.now(UTC)
         event = PublishSucceeded(
@@ -165,18 +165,17 @@ class Executor:
             external_id=external_id,
             attempts=claimed.attempt,
         )
-        async with self.runtime.db.transaction() as session:
-            await job_store.close_attempt(
-                session, claimed, "succeeded", now, duration_s * 1000, external_id=external_id
+        change = changed(claimed, JobStatus.SUCCEEDED, external_id=external_id)
+        outcome = (
+            message_of(change, change_envelope(change, now)),
+            message_of(event, self._wrap(event, claimed, now)),
+        )
+        async with self.runtime.db.autocommit() as connection:
+            ours = await job_store.record_success(
+                connection, claimed, now, duration_s * 1000, external_id, outcome
             )
-            status = await job_store.finish(
-                session, claimed, JobStatus.SUCCEEDED, now, external_id=external_id
-            )
-            rows = []
-            if status is not None:  # None: fenced out, the job is another worker's to report
-                done = await stage_now(session, event, self._wrap(event, claimed, now))
-                change = changed(claimed, status, external_id=external_id)
-                rows = [await stage_change_now(session, change, now), done]
+        status = JobStatus.SUCCEEDED if ours else None  # None: fenced out, not ours to report
+        rows = list(outcome) if ours else []
         self._observe(claimed, "succeeded", status)
         if status and asset.approved_at is not None:
             metrics.APPROVE_TO_PUBLISHED.labels(claimed.platform).observe(
@@ -189,7 +188,7 @@ class Executor:
             attempt=claimed.attempt,
             fenced_out=status is None,
         )
-        await told  # processing goes out before the outcome
+        await processing  # processing goes out before the outcome
         await self.runtime.relay.send(rows)
 
     async def _failed(

@@ -9,13 +9,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    Select,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from herald.common.credentials import Sealed
-from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
+from herald.common.db.models import Asset, Channel, OutboxMessage, PublishAttempt, PublishJob
 from herald.common.domain.job_commands import status_after_call
 from herald.common.domain.job_states import (
     CLAIMABLE,
@@ -25,6 +37,7 @@ from herald.common.domain.job_states import (
     is_terminal,
 )
 from herald.common.ids import new_id
+from herald.common.outbox import columns_of
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
 UNKNOWN_OUTCOME = frozenset({"worker_lost", "timeout", "network_error", "adapter_error"})
@@ -76,8 +89,8 @@ _FINISH_VALUES: dict[str, object] = {
     "external_id": bindparam("to_external_id"),
     "next_attempt_at": bindparam("to_next_attempt_at"),
     "last_error_code": bindparam("to_last_error_code"),
-    "lease_owner": None,
-    "lease_expires_at": None,
+    "lease_owner": null(),
+    "lease_expires_at": null(),
     "finished_at": bindparam("to_finished_at"),
     "updated_at": bindparam("to_updated_at"),
 }
@@ -111,6 +124,36 @@ _CLOSE_FAILED = (
             "http_status": bindparam("to_http_status"),
         }
     )
+)
+# A success in one statement (on its own, it is its own transaction): the job's fenced
+# update, the attempt's close, and the two outbox rows (the event, the live update) written only
+# when the job's update was ours. The attempt's and the job's to_finished_at and
+# to_external_id are one parameter each: a success finishes both at once, with one post.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_SUCCEEDED_JOB = (  # its own names: a parameter named after a column (publish_attempts.job_id)
+    # would also be SET by the attempt's UPDATE
+    update(_JOBS)
+    .where(
+        _JOBS.c.id == bindparam("succeeded_job"),
+        _JOBS.c.version == bindparam("succeeded_fence"),
+        _JOBS.c.status == JobStatus.PROCESSING,
+    )
+    .values(_FINISH_VALUES)
+    .returning(_JOBS.c.id)
+)
+_JOB_DONE = _SUCCEEDED_JOB.cte("job_done")
+_TOLD = ("id", "subject", "payload", "headers")
+
+
+def _told(n: int) -> Select[Any]:
+    return select(
+        *(bindparam(f"told{n}_{name}", type_=_OUTBOX.c[name].type) for name in _TOLD)
+    ).where(exists(select(_JOB_DONE.c.id)))
+
+
+_RECORD_SUCCESS = select(_JOB_DONE.c.id).add_cte(
+    _CLOSE_SUCCEEDED.cte("attempt_done"),
+    insert(_OUTBOX).from_select(list(_TOLD), union_all(_told(1), _told(2))).cte("told"),
 )
 _TENANT_LOCK = select(
     func.pg_advisory_xact_lock(func.hashtextextended(bindparam("tenant"), TENANT_LOCKS))
@@ -306,6 +349,31 @@ async def finish(
     values = _finished(status, now, external_id, retry_at, error_code)
     await session.execute(_FINISH_LOCKED, {"job_id": claim.job_id, **values})
     return status
+
+
+async def record_success(
+    connection: AsyncConnection,
+    claim: Claim,
+    now: datetime,
+    duration_ms: float,
+    external_id: str,
+    told: tuple[OutboxMessage, OutboxMessage],
+) -> bool:
+    """Our attempt closed as ``succeeded``, the job ``succeeded`` and ``told`` (its event and
+    its live update) in the outbox, in one statement on an autocommit connection: one round
+    trip instead of six. False when our lease was lost (fenced out): the attempt is closed
+    all the same, and nothing is told (the job is another worker's to report)."""
+    params: dict[str, object] = {
+        "succeeded_job": claim.job_id,
+        "succeeded_fence": claim.version,
+        **_finished(JobStatus.SUCCEEDED, now, external_id, None, None),
+        "attempt_id": claim.attempt_id,
+        "to_outcome": "succeeded",
+        "to_duration_ms": duration_ms,
+    }
+    for n, row in enumerate(told, 1):
+        params.update({f"told{n}_{name}": value for name, value in columns_of(row).items()})
+    return (await connection.execute(_RECORD_SUCCESS, params)).first() is not None
 
 
 def _finished(
