@@ -33,7 +33,7 @@ from herald.common.ids import new_id
 from herald.common.outbox import OutboxRelay
 from herald.common.settings import HeraldSettings
 from herald.common.webhooks import new_secret, seal_secret
-from tests.integration.conftest import JobRows
+from tests.integration.conftest import JobRows, add_job_rows
 
 POLICY = AlertPolicy(dedup_window_s=300, escalate_after=3)
 
@@ -128,6 +128,27 @@ async def test_a_success_resolves_the_channel_alert_once(
     await alerting.publish_failed("test-failed", _failed(job_rows))  # a later failure: new alert
     alerts = await _alerts_of(db, job_rows.tenant_id)
     assert sorted(a.status for a in alerts) == ["active", "resolved"]
+
+
+async def test_a_batch_of_successes_resolves_only_the_alerts_they_meet(
+    db: Database, js: JetStreamContext, job_rows: JobRows, settings: HeraldSettings
+) -> None:
+    """One read for the batch: the success on the failing channel resolves its alert; the
+    successes on a quiet channel, and a success claiming another tenant, resolve nothing."""
+    alerting = Alerting(db, _relay(db, js), POLICY)
+    quiet = await add_job_rows(db, settings.credential_keys)
+    await alerting.publish_failed("test-failed", _failed(job_rows))
+    other_tenant = _succeeded(job_rows).model_copy(update={"tenant_id": quiet.tenant_id})
+    batch = [_succeeded(quiet), other_tenant, _succeeded(quiet)]
+    await alerting.publish_succeeded_many("test-succeeded", batch)
+    (alert,) = await _alerts_of(db, job_rows.tenant_id)
+    assert alert.status == "active", "no success of its tenant on its channel yet"
+
+    await alerting.publish_succeeded_many("test-succeeded", [*batch, _succeeded(job_rows)])
+    (alert,) = await _alerts_of(db, job_rows.tenant_id)
+    assert (alert.status, alert.resolution) == ("resolved", "auto")
+    assert await _events_about(db, alert.id) == ["alert.raised", "alert.resolved"]
+    assert await _alerts_of(db, quiet.tenant_id) == []
 
 
 async def _failing_channels(db: Database, rows: JobRows, channels: int, now: datetime) -> None:

@@ -14,7 +14,7 @@ import pytest
 from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
 
-from herald.common.consumers import settled, subscribe
+from herald.common.consumers import settled, settled_batch, subscribe, subscribe_batch
 from herald.common.errors import RetryLater
 from herald.common.events import Envelope, PublishRequested
 from herald.common.settings import HeraldSettings
@@ -183,3 +183,84 @@ async def test_a_message_is_handled_while_every_worker_thread_is_busy(
     finally:
         threads.release()
         threads.total_tokens = capacity
+
+
+@asynccontextmanager
+async def _run_batch(
+    nats_url: str,
+    settings: HeraldSettings,
+    spec: ConsumerSpec,
+    one: Handler,
+    many: Callable[[list[Envelope]], Awaitable[None]],
+) -> AsyncIterator[None]:
+    router = NatsRouter()
+    subscribe_batch(router, spec, settings, size=10, wait_s=0.5)(
+        settled_batch(spec.durable, one)(many)
+    )
+    broker = NatsBroker(nats_url, logger=None)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()
+
+
+async def _not_one_by_one(envelope: Envelope, message: object) -> None:
+    raise AssertionError("the batch handler took this message")
+
+
+async def test_a_batch_is_handled_at_once_and_acked(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    batches: list[list[uuid.UUID]] = []
+
+    async def many(envelopes: list[Envelope]) -> None:
+        batches.append([envelope.id for envelope in envelopes])
+
+    sent = [Envelope.model_validate_json(_envelope()) for _ in range(5)]
+    async with _run_batch(nats_url, settings, spec, _not_one_by_one, many):
+        for envelope in sent:
+            await js.publish(subject, envelope.to_json())
+        await _wait_for(lambda: sum(map(len, batches)) == 5)
+        await asyncio.sleep(0.3)
+        info = await js.consumer_info(SYSTEM.name, spec.durable)
+    assert sorted(id_ for batch in batches for id_ in batch) == sorted(e.id for e in sent)
+    assert len(batches) < 5, "messages fetched together are handled together"
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0
+
+
+async def test_a_failed_batch_is_settled_one_by_one(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    """The batch handler fails (the database went away, say): each message then has its own
+    try, so one that must wait is redelivered alone and the others are acked; a poison message
+    among them is terminated before the batch handler sees it."""
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    sent = [Envelope.model_validate_json(_envelope()) for _ in range(3)]
+    waits = sent[1].id
+    singles: list[uuid.UUID] = []
+    batches: list[list[uuid.UUID]] = []
+
+    async def one(envelope: Envelope, message: object) -> None:
+        singles.append(envelope.id)
+        if envelope.id == waits and singles.count(waits) == 1:
+            raise RetryLater(0.5, "not due yet")
+
+    async def many(envelopes: list[Envelope]) -> None:
+        batches.append([envelope.id for envelope in envelopes])
+        if len(batches) == 1:
+            raise ConnectionError("the database went away")
+
+    async with _run_batch(nats_url, settings, spec, one, many):
+        await js.publish(subject, b"{not json")
+        for envelope in sent:
+            await js.publish(subject, envelope.to_json())
+        await _wait_for(lambda: len(batches) == 2)
+        await asyncio.sleep(0.3)
+        info = await js.consumer_info(SYSTEM.name, spec.durable)
+    assert sorted(batches[0]) == sorted(e.id for e in sent), "the poison never reached it"
+    assert sorted(singles) == sorted(e.id for e in sent)
+    assert batches[1] == [waits], "only the message that had to wait came back"
+    assert info.num_ack_pending == 0 and info.num_pending == 0

@@ -15,6 +15,7 @@ import structlog
 from faststream import AckPolicy
 from faststream._internal.context import Context
 from faststream.nats import JStream, NatsRouter, PullSub
+from faststream.nats.message import NatsBatchMessage
 from faststream.nats.message import NatsMessage as Delivery
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -42,7 +43,11 @@ class _OnTheLoop(Context):
 NatsMessage = Annotated[Delivery, _OnTheLoop("message")]
 """The delivered message, as a handler parameter (for ``faststream.nats.NatsMessage``)."""
 
+Batch = Annotated[NatsBatchMessage, _OnTheLoop("message")]
+"""A fetched batch, as a handler parameter (``subscribe_batch``)."""
+
 Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
+BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
 
 
 def redelivery_delay(delivered: int, *, base_s: float = 0.5, cap_s: float = 30.0) -> float:
@@ -74,6 +79,58 @@ def settled(
         return run
 
     return decorate
+
+
+def settled_batch(
+    consumer: str, one: Handler, max_nak_delay_s: float = MAX_NAK_DELAY_S
+) -> Callable[[BatchHandler], Callable[[Batch], Awaitable[None]]]:
+    """Wrap ``many(envelopes)``, which handles a fetched batch at once: when it returns, every
+    message is acked; when it raises, each message is settled on its own by ``one``, as
+    ``settled`` does (one bad message never holds back, or fails, the others). Envelopes that
+    do not parse are poison, settled before ``many`` runs."""
+
+    def decorate(many: BatchHandler) -> Callable[[Batch], Awaitable[None]]:
+        async def run(batch: Batch) -> None:
+            started = time.perf_counter()
+            messages = [
+                Delivery(raw_message=raw, body=raw.data, headers=raw.header or {})
+                for raw in batch.raw_message
+            ]
+            parsed: list[tuple[Delivery, Envelope]] = []
+            for message in messages:
+                try:
+                    parsed.append((message, Envelope.model_validate_json(message.body)))
+                except ValidationError as error:
+                    HANDLED.labels(consumer, await _poison(consumer, message, error)).inc()
+            await _settle_batch(consumer, one, many, parsed, max_nak_delay_s)
+            HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
+
+        run.__name__ = many.__name__
+        run.__doc__ = many.__doc__
+        return run
+
+    return decorate
+
+
+async def _settle_batch(
+    consumer: str,
+    one: Handler,
+    many: BatchHandler,
+    parsed: list[tuple[Delivery, Envelope]],
+    max_nak_delay_s: float,
+) -> None:
+    try:
+        await many([envelope for _, envelope in parsed])
+    except Exception as error:
+        log.warning(
+            "batch.settled_one_by_one", consumer=consumer, size=len(parsed), error=str(error)
+        )
+        for message, _ in parsed:
+            HANDLED.labels(consumer, await _settle(consumer, one, message, max_nak_delay_s)).inc()
+        return
+    for message, _ in parsed:
+        await message.ack()
+    HANDLED.labels(consumer, "ack").inc(len(parsed))
 
 
 async def _poison(consumer: str, message: NatsMessage, error: Exception) -> str:
@@ -137,5 +194,20 @@ def subscribe(
         pull_sub=PullSub(batch_size=fetch_batch, timeout=1.0),
         config=consumer_config(spec, settings),
         max_workers=workers,
+        ack_policy=AckPolicy.MANUAL,
+    )
+
+
+def subscribe_batch(
+    router: NatsRouter, spec: ConsumerSpec, settings: HeraldSettings, *, size: int, wait_s: float
+) -> Callable[[Callable[[Batch], Awaitable[None]]], object]:
+    """``subscribe`` for a handler of whole batches (``settled_batch``): up to ``size``
+    messages, fetched for up to ``wait_s`` (a message that comes alone waits that long)."""
+    return router.subscriber(
+        spec.filter_subject,
+        stream=JStream(spec.stream.name, declare=False),
+        durable=spec.durable,
+        pull_sub=PullSub(batch_size=size, timeout=wait_s, batch=True),
+        config=consumer_config(spec, settings),
         ack_policy=AckPolicy.MANUAL,
     )

@@ -68,10 +68,19 @@ class Alerting:
 
     async def publish_succeeded(self, consumer: str, envelope: Envelope) -> None:
         """A post that went out on a channel resolves that channel's alerts (``auto``)."""
-        channel = envelope.payload(PublishSucceeded).channel_id
-        await self.resolve_keys(
-            consumer, envelope, [failure_key(channel), auth_key(channel)], "succeeded"
-        )
+        await self.resolve_keys(consumer, envelope, _resolved_by(envelope), "succeeded")
+
+    async def publish_succeeded_many(self, consumer: str, envelopes: list[Envelope]) -> None:
+        """``publish_succeeded`` for a batch: one read says which of them meet an open alert
+        (nearly always none), and only those go on to resolve."""
+        keys = {envelope.id: _resolved_by(envelope) for envelope in envelopes}
+        async with self.db.autocommit() as connection:
+            open_ = await alert_store.open_among(
+                connection, sorted({k for v in keys.values() for k in v})
+            )
+        for envelope in envelopes:
+            if any((envelope.tenant_id, key) in open_ for key in keys[envelope.id]):
+                await self.resolve_keys(consumer, envelope, keys[envelope.id], "succeeded")
 
     async def occurrence(self, consumer: str, envelope: Envelope, draft: AlertDraft) -> None:
         now = datetime.now(UTC)
@@ -121,3 +130,9 @@ class Alerting:
             ALERTS_RESOLVED.labels("auto").inc()
             log.info("alert.resolved", alert_id=str(alert_id), resolution="auto", reason=reason)
         await self.relay.send(rows)
+
+
+def _resolved_by(envelope: Envelope) -> list[str]:
+    """The keys of the alerts that a success on the envelope's channel resolves."""
+    channel = envelope.payload(PublishSucceeded).channel_id
+    return [failure_key(channel), auth_key(channel)]

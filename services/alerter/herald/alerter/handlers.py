@@ -8,7 +8,7 @@ from faststream.nats import NatsRouter
 from herald.alerter.failures import Alerting
 from herald.alerter.notifier import Notifier
 from herald.alerter.settings import AlerterSettings
-from herald.common.consumers import settled, subscribe
+from herald.common.consumers import settled, settled_batch, subscribe, subscribe_batch
 from herald.common.events import ChannelAuthFailed, ConditionReported, Envelope
 from herald.common.streams import (
     ALERTER_NOTIFY,
@@ -28,10 +28,20 @@ def build_router(alerting: Alerting, notifier: Notifier, settings: AlerterSettin
     async def on_publish_failed(envelope: Envelope, _message: object) -> None:
         await alerting.publish_failed(ALERTER_PUBLISH_FAILED.durable, envelope)
 
-    @subscribe(router, ALERTER_PUBLISH_SUCCEEDED, settings, workers=4)
-    @settled(ALERTER_PUBLISH_SUCCEEDED.durable)
     async def on_publish_succeeded(envelope: Envelope, _message: object) -> None:
         await alerting.publish_succeeded(ALERTER_PUBLISH_SUCCEEDED.durable, envelope)
+
+    # nearly every success resolves nothing: a batch asks once, and shares the consumer's cost
+    @subscribe_batch(
+        router,
+        ALERTER_PUBLISH_SUCCEEDED,
+        settings,
+        size=settings.success_batch_size,
+        wait_s=settings.success_batch_wait_s,
+    )
+    @settled_batch(ALERTER_PUBLISH_SUCCEEDED.durable, on_publish_succeeded)
+    async def on_publish_succeeded_batch(envelopes: list[Envelope]) -> None:
+        await alerting.publish_succeeded_many(ALERTER_PUBLISH_SUCCEEDED.durable, envelopes)
 
     @subscribe(router, ALERTER_SYSTEM, settings, workers=2)
     @settled(ALERTER_SYSTEM.durable)

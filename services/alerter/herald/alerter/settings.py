@@ -26,6 +26,15 @@ class AlerterSettings(HeraldSettings):
         3600.0, gt=0, description="a silent instance's heartbeat row is dropped after this"
     )
     alert_rules_interval_s: float = Field(5.0, gt=0, description="how often rules are evaluated")
+    success_batch_size: int = Field(
+        64, ge=1, description="publish successes handled together (one read for their alerts)"
+    )
+    success_batch_wait_s: float = Field(
+        0.1,
+        gt=0,
+        description="how long a batch of successes is gathered: a lone success waits this long "
+        "before it resolves its channel's alerts",
+    )
     webhook_retry_schedule_s: str = Field(
         DEFAULT_SCHEDULE,
         description="seconds between webhook tries, comma-separated: the first try is at "

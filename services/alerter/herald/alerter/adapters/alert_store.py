@@ -125,6 +125,22 @@ async def any_open(
     return found is not None
 
 
+_OPEN_AMONG = select(_ALERTS.c.tenant_id, _ALERTS.c.dedup_key).where(*_OPEN_OF)
+"""Built once, like ``_ANY_OPEN``: the open alerts of a batch's keys, whatever their tenant."""
+
+
+async def open_among(
+    reader: AsyncConnection | AsyncSession, dedup_keys: list[str]
+) -> set[tuple[uuid.UUID | None, str]]:
+    """The (tenant, key) of every open alert with one of ``dedup_keys``: ``any_open`` for a
+    whole batch, in one read (the keys name their channel, so they rarely meet across
+    tenants; the caller matches tenants)."""
+    if not dedup_keys:
+        return set()
+    rows = await reader.execute(_OPEN_AMONG, {"keys": dedup_keys})
+    return {(row.tenant_id, row.dedup_key) for row in rows}
+
+
 def counts_of(alert: Alert) -> AlertCounts:
     return AlertCounts(
         severity=Severity(alert.severity),
