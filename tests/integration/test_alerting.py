@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from herald.alerter.domain.policy import AlertPolicy
 from herald.alerter.failures import Alerting
 from herald.alerter.notifier import Notifier
 from herald.alerter.threshold_rules import RULES_LOCK, evaluate_once
+from herald.common.consumers import Received
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
 from herald.common.db.models import (
@@ -130,25 +133,56 @@ async def test_a_success_resolves_the_channel_alert_once(
     assert sorted(a.status for a in alerts) == ["active", "resolved"]
 
 
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def _received(envelope: Envelope) -> Received:
+    return Received(envelope, {"traceparent": f"00-{TRACE}-b7ad6b7169203331-01"})
+
+
 async def test_a_batch_of_successes_resolves_only_the_alerts_they_meet(
     db: Database, js: JetStreamContext, job_rows: JobRows, settings: HeraldSettings
 ) -> None:
-    """One read for the batch: the success on the failing channel resolves its alert; the
-    successes on a quiet channel, and a success claiming another tenant, resolve nothing."""
+    """One read for the batch: the success on the failing channel resolves its alert (in that
+    success's trace); the successes on a quiet channel, and a success claiming another tenant,
+    resolve nothing."""
     alerting = Alerting(db, _relay(db, js), POLICY)
     quiet = await add_job_rows(db, settings.credential_keys)
     await alerting.publish_failed("test-failed", _failed(job_rows))
     other_tenant = _succeeded(job_rows).model_copy(update={"tenant_id": quiet.tenant_id})
-    batch = [_succeeded(quiet), other_tenant, _succeeded(quiet)]
-    await alerting.publish_succeeded_many("test-succeeded", batch)
+    batch = [_received(e) for e in (_succeeded(quiet), other_tenant, _succeeded(quiet))]
+    with _statements(db) as statements:
+        await alerting.publish_succeeded_many("test-succeeded", batch)
+    assert [s for s in statements if "FROM alerts" in s] == [statements[0]], "one read"
     (alert,) = await _alerts_of(db, job_rows.tenant_id)
     assert alert.status == "active", "no success of its tenant on its channel yet"
 
-    await alerting.publish_succeeded_many("test-succeeded", [*batch, _succeeded(job_rows)])
+    await alerting.publish_succeeded_many(
+        "test-succeeded", [*batch, _received(_succeeded(job_rows))]
+    )
     (alert,) = await _alerts_of(db, job_rows.tenant_id)
     assert (alert.status, alert.resolution) == ("resolved", "auto")
     assert await _events_about(db, alert.id) == ["alert.raised", "alert.resolved"]
     assert await _alerts_of(db, quiet.tenant_id) == []
+    async with db.transaction() as session:
+        rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))
+        envelopes = [(row.headers, Envelope.model_validate_json(row.payload)) for row in rows]
+    resolved = [h for h, e in envelopes if e.type == "alert.resolved" and e.subject_id == alert.id]
+    assert [h["traceparent"].split("-")[1] for h in resolved] == [TRACE]
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def _failing_channels(db: Database, rows: JobRows, channels: int, now: datetime) -> None:

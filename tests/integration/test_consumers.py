@@ -13,8 +13,15 @@ import anyio
 import pytest
 from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
+from structlog.testing import capture_logs
 
-from herald.common.consumers import settled, settled_batch, subscribe, subscribe_batch
+from herald.common.consumers import (
+    Received,
+    settled,
+    settled_batch,
+    subscribe,
+    subscribe_batch,
+)
 from herald.common.errors import RetryLater
 from herald.common.events import Envelope, PublishRequested
 from herald.common.settings import HeraldSettings
@@ -191,7 +198,7 @@ async def _run_batch(
     settings: HeraldSettings,
     spec: ConsumerSpec,
     one: Handler,
-    many: Callable[[list[Envelope]], Awaitable[None]],
+    many: Callable[[list[Received]], Awaitable[None]],
 ) -> AsyncIterator[None]:
     router = NatsRouter()
     subscribe_batch(router, spec, settings, size=10, wait_s=0.5)(
@@ -216,8 +223,8 @@ async def test_a_batch_is_handled_at_once_and_acked(
     spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
     batches: list[list[uuid.UUID]] = []
 
-    async def many(envelopes: list[Envelope]) -> None:
-        batches.append([envelope.id for envelope in envelopes])
+    async def many(received: list[Received]) -> None:
+        batches.append([r.envelope.id for r in received])
 
     sent = [Envelope.model_validate_json(_envelope()) for _ in range(5)]
     async with _run_batch(nats_url, settings, spec, _not_one_by_one, many):
@@ -248,8 +255,8 @@ async def test_a_failed_batch_is_settled_one_by_one(
         if envelope.id == waits and singles.count(waits) == 1:
             raise RetryLater(0.5, "not due yet")
 
-    async def many(envelopes: list[Envelope]) -> None:
-        batches.append([envelope.id for envelope in envelopes])
+    async def many(received: list[Received]) -> None:
+        batches.append([r.envelope.id for r in received])
         if len(batches) == 1:
             raise ConnectionError("the database went away")
 
@@ -263,4 +270,35 @@ async def test_a_failed_batch_is_settled_one_by_one(
     assert sorted(batches[0]) == sorted(e.id for e in sent), "the poison never reached it"
     assert sorted(singles) == sorted(e.id for e in sent)
     assert batches[1] == [waits], "only the message that had to wait came back"
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_after_a_crash_in_a_failed_batch_the_rest_wait_together(
+    nats_url: str, settings: HeraldSettings, js: JetStreamContext, subject: str
+) -> None:
+    """An outage fails the batch, then the first message on its own: the others are nak'd
+    with it at once (not each tried past its ack wait), and all come back together."""
+    spec = ConsumerSpec(f"test-{subject.rsplit('.', 1)[1]}", SYSTEM, subject)
+    sent = [Envelope.model_validate_json(_envelope()) for _ in range(3)]
+    singles: list[uuid.UUID] = []
+    batches: list[list[uuid.UUID]] = []
+
+    async def one(envelope: Envelope, message: object) -> None:
+        singles.append(envelope.id)
+        raise ConnectionError("the database is still away")
+
+    async def many(received: list[Received]) -> None:
+        batches.append([r.envelope.id for r in received])
+        if len(batches) == 1:
+            raise ConnectionError("the database went away")
+
+    with capture_logs():
+        async with _run_batch(nats_url, settings, spec, one, many):
+            for envelope in sent:
+                await js.publish(subject, envelope.to_json())
+            await _wait_for(lambda: len(batches) == 2)
+            await asyncio.sleep(0.3)
+            info = await js.consumer_info(SYSTEM.name, spec.durable)
+    assert len(singles) == 1, "one message met the outage; the others did not queue behind it"
+    assert sorted(batches[1]) == sorted(e.id for e in sent)
     assert info.num_ack_pending == 0 and info.num_pending == 0

@@ -190,17 +190,28 @@ async def test_a_success_is_recorded_in_one_statement(db: Database, job_rows: Jo
     claimed = await _claim(db, job_rows, "w", now)
     assert isinstance(claimed, Claim)
     told = _told(job_rows.job_id)
-    async with db.autocommit() as connection:
-        assert await job_store.record_success(connection, claimed, now, 12.5, "post-1", told)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.autocommit() as connection:
+            assert await job_store.record_success(connection, claimed, now, 12.5, "post-1", told)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(statements) == 1
     async with db.transaction() as session:
         job = await session.get_one(PublishJob, job_rows.job_id)
         attempt = await session.get_one(PublishAttempt, claimed.attempt_id)
-    assert (job.status, job.external_id, job.lease_owner, job.finished_at) == (
+    assert (job.status, job.external_id, job.lease_owner, job.lease_expires_at) == (
         "succeeded",
         "post-1",
         None,
-        now,
+        None,
     )
+    assert job.finished_at == attempt.finished_at == now
     assert (attempt.outcome, attempt.external_id, attempt.duration_ms) == (
         "succeeded",
         "post-1",
@@ -229,3 +240,20 @@ async def test_a_fenced_out_success_closes_its_attempt_and_tells_nothing(
     assert (job.status, job.lease_owner, job.external_id) == ("processing", "new-worker", None)
     assert (attempt.outcome, attempt.external_id) == ("succeeded", "post-late")
     assert await _outbox_of(db, told) == []
+
+
+async def test_a_success_after_a_cancel_mid_call_stands(db: Database, job_rows: JobRows) -> None:
+    """The post went out: a cancel that arrived during the call cannot take it back."""
+    now = datetime.now(UTC)
+    claimed = await _claim(db, job_rows, "w", now)
+    assert isinstance(claimed, Claim)
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, job_rows.job_id)
+        job.cancel_requested_at = now
+    told = _told(job_rows.job_id)
+    async with db.autocommit() as connection:
+        assert await job_store.record_success(connection, claimed, now, 3.0, "post-2", told)
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, job_rows.job_id)
+    assert (job.status, job.external_id) == ("succeeded", "post-2")
+    assert await _outbox_of(db, told) == ["herald.test.1", "herald.test.2"]

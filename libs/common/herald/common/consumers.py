@@ -8,7 +8,8 @@ else (nak with a backoff that grows with the delivery count; JetStream's MaxDeli
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
@@ -29,6 +30,14 @@ log = structlog.get_logger(__name__)
 
 HANDLED = Counter("herald_messages_handled_total", "Messages settled", ["consumer", "outcome"])
 HANDLE_SECONDS = Histogram("herald_message_handle_seconds", "Time spent in a handler", ["consumer"])
+BATCH_SECONDS = Histogram(
+    "herald_message_batch_seconds", "Time spent on a fetched batch (batch consumers)", ["consumer"]
+)
+BATCHES_UNDONE = Counter(
+    "herald_message_batches_settled_one_by_one_total",
+    "Batches whose handler failed, so each message was settled on its own",
+    ["consumer"],
+)
 
 
 class _OnTheLoop(Context):
@@ -46,8 +55,18 @@ NatsMessage = Annotated[Delivery, _OnTheLoop("message")]
 Batch = Annotated[NatsBatchMessage, _OnTheLoop("message")]
 """A fetched batch, as a handler parameter (``subscribe_batch``)."""
 
+
+@dataclass(frozen=True)
+class Received:
+    """A message of a batch, parsed: its envelope and its headers (``traceparent``: a batch
+    handler continues each message's trace where it acts on it)."""
+
+    envelope: Envelope
+    headers: Mapping[str, str]
+
+
 Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
-BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
+BatchHandler = Callable[[list[Received]], Awaitable[None]]
 
 
 def redelivery_delay(delivered: int, *, base_s: float = 0.5, cap_s: float = 30.0) -> float:
@@ -84,26 +103,27 @@ def settled(
 def settled_batch(
     consumer: str, one: Handler, max_nak_delay_s: float = MAX_NAK_DELAY_S
 ) -> Callable[[BatchHandler], Callable[[Batch], Awaitable[None]]]:
-    """Wrap ``many(envelopes)``, which handles a fetched batch at once: when it returns, every
+    """Wrap ``many(received)``, which handles a fetched batch at once: when it returns, every
     message is acked; when it raises, each message is settled on its own by ``one``, as
-    ``settled`` does (one bad message never holds back, or fails, the others). Envelopes that
-    do not parse are poison, settled before ``many`` runs."""
+    ``settled`` does, so one bad message never holds back, or fails, the others. ``many`` and
+    ``one`` must be idempotent together (a failed ``many`` may have done part of its work).
+    Envelopes that do not parse are poison, settled before ``many`` runs."""
 
     def decorate(many: BatchHandler) -> Callable[[Batch], Awaitable[None]]:
         async def run(batch: Batch) -> None:
             started = time.perf_counter()
-            messages = [
-                Delivery(raw_message=raw, body=raw.data, headers=raw.header or {})
-                for raw in batch.raw_message
-            ]
-            parsed: list[tuple[Delivery, Envelope]] = []
-            for message in messages:
+            parsed: list[tuple[Delivery, Received]] = []
+            for raw in batch.raw_message:
+                message = Delivery(raw_message=raw, body=raw.data, headers=raw.header or {})
                 try:
-                    parsed.append((message, Envelope.model_validate_json(message.body)))
+                    envelope = Envelope.model_validate_json(message.body)
                 except ValidationError as error:
                     HANDLED.labels(consumer, await _poison(consumer, message, error)).inc()
-            await _settle_batch(consumer, one, many, parsed, max_nak_delay_s)
-            HANDLE_SECONDS.labels(consumer).observe(time.perf_counter() - started)
+                    continue
+                parsed.append((message, Received(envelope, message.headers)))
+            if parsed:
+                await _settle_batch(consumer, one, many, parsed, max_nak_delay_s)
+            BATCH_SECONDS.labels(consumer).observe(time.perf_counter() - started)
 
         run.__name__ = many.__name__
         run.__doc__ = many.__doc__
@@ -116,21 +136,34 @@ async def _settle_batch(
     consumer: str,
     one: Handler,
     many: BatchHandler,
-    parsed: list[tuple[Delivery, Envelope]],
+    parsed: list[tuple[Delivery, Received]],
     max_nak_delay_s: float,
 ) -> None:
     try:
-        await many([envelope for _, envelope in parsed])
-    except Exception as error:
-        log.warning(
-            "batch.settled_one_by_one", consumer=consumer, size=len(parsed), error=str(error)
-        )
-        for message, _ in parsed:
-            HANDLED.labels(consumer, await _settle(consumer, one, message, max_nak_delay_s)).inc()
+        await many([received for _, received in parsed])
+    except Exception:
+        log.exception("batch.settled_one_by_one", consumer=consumer, size=len(parsed))
+        BATCHES_UNDONE.labels(consumer).inc()
+        await _settle_each(consumer, one, [message for message, _ in parsed], max_nak_delay_s)
         return
     for message, _ in parsed:
         await message.ack()
     HANDLED.labels(consumer, "ack").inc(len(parsed))
+
+
+async def _settle_each(
+    consumer: str, one: Handler, messages: list[Delivery], max_nak_delay_s: float
+) -> None:
+    """Each message on its own; after the first that crashes (an outage, most likely), the rest
+    are nak'd at once with the same backoff, not tried one after another past their ack wait."""
+    for n, message in enumerate(messages):
+        outcome = await _settle(consumer, one, message, max_nak_delay_s)
+        HANDLED.labels(consumer, outcome).inc()
+        if outcome == "error":
+            for rest in messages[n + 1 :]:
+                await rest.nack(delay=redelivery_delay(rest.raw_message.metadata.num_delivered))
+                HANDLED.labels(consumer, "error").inc()
+            return
 
 
 async def _poison(consumer: str, message: NatsMessage, error: Exception) -> str:

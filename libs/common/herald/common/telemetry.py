@@ -15,7 +15,8 @@ publisher's attempt to the alert it raised.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -135,6 +136,14 @@ def current_trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+@contextmanager
+def continued(name: str, headers: Mapping[str, str]) -> Iterator[None]:
+    """A span for work on one received message, in the trace its headers carry on: where no
+    consumer span did it (a batch handler's work on one of its messages)."""
+    with trace.get_tracer(__name__).start_as_current_span(name, context=propagate.extract(headers)):
+        yield
 
 
 def shutdown_tracing() -> None:

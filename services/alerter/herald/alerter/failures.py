@@ -20,6 +20,7 @@ from herald.alerter.domain.publish_alerts import (
     auth_key,
     failure_key,
 )
+from herald.common.consumers import Received
 from herald.common.db.engine import Database
 from herald.common.events import (
     ChannelAuthFailed,
@@ -30,6 +31,7 @@ from herald.common.events import (
 )
 from herald.common.inbox import first_delivery
 from herald.common.outbox import OutboxRelay
+from herald.common.telemetry import continued
 
 log = structlog.get_logger(__name__)
 
@@ -70,17 +72,19 @@ class Alerting:
         """A post that went out on a channel resolves that channel's alerts (``auto``)."""
         await self.resolve_keys(consumer, envelope, _resolved_by(envelope), "succeeded")
 
-    async def publish_succeeded_many(self, consumer: str, envelopes: list[Envelope]) -> None:
+    async def publish_succeeded_many(self, consumer: str, batch: list[Received]) -> None:
         """``publish_succeeded`` for a batch: one read says which of them meet an open alert
-        (nearly always none), and only those go on to resolve."""
-        keys = {envelope.id: _resolved_by(envelope) for envelope in envelopes}
+        (nearly always none); only those go on to resolve, each in its own message's trace."""
+        keys = {received.envelope.id: _resolved_by(received.envelope) for received in batch}
+        tenants = {r.envelope.tenant_id for r in batch if r.envelope.tenant_id is not None}
+        wanted = sorted({key for resolved in keys.values() for key in resolved})
         async with self.db.autocommit() as connection:
-            open_ = await alert_store.open_among(
-                connection, sorted({k for v in keys.values() for k in v})
-            )
-        for envelope in envelopes:
+            open_ = await alert_store.open_among(connection, sorted(tenants), wanted)
+        for received in batch:
+            envelope = received.envelope
             if any((envelope.tenant_id, key) in open_ for key in keys[envelope.id]):
-                await self.resolve_keys(consumer, envelope, keys[envelope.id], "succeeded")
+                with continued("alert.resolve_on_success", received.headers):
+                    await self.resolve_keys(consumer, envelope, keys[envelope.id], "succeeded")
 
     async def occurrence(self, consumer: str, envelope: Envelope, draft: AlertDraft) -> None:
         now = datetime.now(UTC)

@@ -8,7 +8,13 @@ from faststream.nats import NatsRouter
 from herald.alerter.failures import Alerting
 from herald.alerter.notifier import Notifier
 from herald.alerter.settings import AlerterSettings
-from herald.common.consumers import settled, settled_batch, subscribe, subscribe_batch
+from herald.common.consumers import (
+    Received,
+    settled,
+    settled_batch,
+    subscribe,
+    subscribe_batch,
+)
 from herald.common.events import ChannelAuthFailed, ConditionReported, Envelope
 from herald.common.streams import (
     ALERTER_NOTIFY,
@@ -40,8 +46,8 @@ def build_router(alerting: Alerting, notifier: Notifier, settings: AlerterSettin
         wait_s=settings.success_batch_wait_s,
     )
     @settled_batch(ALERTER_PUBLISH_SUCCEEDED.durable, on_publish_succeeded)
-    async def on_publish_succeeded_batch(envelopes: list[Envelope]) -> None:
-        await alerting.publish_succeeded_many(ALERTER_PUBLISH_SUCCEEDED.durable, envelopes)
+    async def on_publish_succeeded_batch(batch: list[Received]) -> None:
+        await alerting.publish_succeeded_many(ALERTER_PUBLISH_SUCCEEDED.durable, batch)
 
     @subscribe(router, ALERTER_SYSTEM, settings, workers=2)
     @settled(ALERTER_SYSTEM.durable)

@@ -72,21 +72,21 @@ class Executor:
             return
         # the live update (processing) is relayed during the call; the outcome's rows wait for
         # it, so the stream has them in order and the call does not wait for a relay
-        told = asyncio.create_task(self.runtime.relay.send([taken[4]]))
+        processing = asyncio.create_task(self.runtime.relay.send([taken[4]]))
         try:
-            await self._attempt(taken, heartbeat, told)
+            await self._attempt(taken, heartbeat, processing)
         finally:
-            await told
+            await processing
 
     async def _attempt(
-        self, taken: Taken, heartbeat: Heartbeat | None, told: asyncio.Task[None]
+        self, taken: Taken, heartbeat: Heartbeat | None, processing: asyncio.Task[None]
     ) -> None:
         claimed, asset, channel, sealed, _ = taken
         job_id = claimed.job_id
         try:
             access = Access(claimed.channel_id, channel.config, sealed, self._open(sealed))
         except PublishError as error:
-            return await self._failed(claimed, error, 0.0, told)
+            return await self._failed(claimed, error, 0.0, processing)
         attributes: dict[str, str | int] = {
             "herald.job_id": str(job_id),
             "herald.platform": claimed.platform,
@@ -109,13 +109,14 @@ class Executor:
                 return  # another worker holds the job: it reconciles our open attempt
             except PublishError as error:
                 spent = time.perf_counter() - started
-                return await self._failed(claimed, error, spent, told, refused=access.sealed)
+                return await self._failed(claimed, error, spent, processing, refused=access.sealed)
             except Exception as error:  # an adapter bug: recorded as a failure, never left open
                 log.exception("publish.adapter_crashed", job_id=str(job_id))
                 # the post may exist (e.g. an unreadable 2xx): retried, and reconciled first
                 crash = TransientPublishError("adapter_error", f"{type(error).__name__}: {error}")
-                return await self._failed(claimed, crash, time.perf_counter() - started, told)
-            await self._succeeded(claimed, asset, external_id, time.perf_counter() - started, told)
+                return await self._failed(claimed, crash, time.perf_counter() - started, processing)
+            spent = time.perf_counter() - started
+            await self._succeeded(claimed, asset, external_id, spent, processing)
 
     async def _call(
         self,
@@ -196,7 +197,7 @@ class Executor:
         claimed: Claim,
         error: PublishError,
         duration_s: float,
-        told: asyncio.Task[None],
+        processing: asyncio.Task[None],
         *,
         refused: Sealed | None = None,
     ) -> None:
@@ -215,10 +216,9 @@ class Executor:
                     retry_after_s=0.0,
                 )
             decision = decide(error, claimed.attempt_in_run, policy, now, self.rng)
-            await job_store.close_attempt(
+            await job_store.close_failed_attempt(
                 session,
                 claimed,
-                "failed",
                 now,
                 duration_s * 1000,
                 error_class=error.error_class,
@@ -267,7 +267,7 @@ class Executor:
             next_status=status.value if status else "fenced_out",
             retry_in_s=round(decision.delay_s, 3),
         )
-        await told  # processing goes out before the outcome
+        await processing  # processing goes out before the outcome
         await self.runtime.relay.send(rows)
         if status is JobStatus.RETRYING:
             raise RetryLater(decision.delay_s, f"retry {error.code}")

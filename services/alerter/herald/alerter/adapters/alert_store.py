@@ -125,19 +125,21 @@ async def any_open(
     return found is not None
 
 
-_OPEN_AMONG = select(_ALERTS.c.tenant_id, _ALERTS.c.dedup_key).where(*_OPEN_OF)
-"""Built once, like ``_ANY_OPEN``: the open alerts of a batch's keys, whatever their tenant."""
+_OPEN_AMONG = select(_ALERTS.c.tenant_id, _ALERTS.c.dedup_key).where(
+    _ALERTS.c.tenant_id.in_(bindparam("tenants", expanding=True)), *_OPEN_OF
+)
+"""Built once, like ``_ANY_OPEN``: the open alerts of a batch's tenants and keys (the open-alert
+index answers it by its leading tenant column)."""
 
 
 async def open_among(
-    reader: AsyncConnection | AsyncSession, dedup_keys: list[str]
-) -> set[tuple[uuid.UUID | None, str]]:
-    """The (tenant, key) of every open alert with one of ``dedup_keys``: ``any_open`` for a
-    whole batch, in one read (the keys name their channel, so they rarely meet across
-    tenants; the caller matches tenants)."""
-    if not dedup_keys:
+    reader: AsyncConnection | AsyncSession, tenants: list[uuid.UUID], dedup_keys: list[str]
+) -> set[tuple[uuid.UUID, str]]:
+    """The (tenant, key) of every open alert of one of ``tenants`` with one of ``dedup_keys``:
+    ``any_open`` for a whole batch, in one read (the caller matches the pairs)."""
+    if not tenants or not dedup_keys:
         return set()
-    rows = await reader.execute(_OPEN_AMONG, {"keys": dedup_keys})
+    rows = await reader.execute(_OPEN_AMONG, {"tenants": tenants, "keys": dedup_keys})
     return {(row.tenant_id, row.dedup_key) for row in rows}
 
 

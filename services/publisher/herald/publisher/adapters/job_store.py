@@ -335,7 +335,7 @@ async def finish(
 ) -> JobStatus | None:
     """Move the claimed job out of processing; returns the status it took, or None when our
     lease was lost (fenced out). A cancel that arrived mid-call turns any outcome but success
-    into ``cancelled``."""
+    into ``cancelled``. (The publisher records a success with ``record_success``.)"""
     ours = {"job_id": claim.job_id, "fence": claim.version}
     if status_after_call(outcome, cancel_requested=True) is outcome:
         # no cancel can change this outcome (a post that went out): one fenced statement
@@ -397,38 +397,32 @@ def _finished(
     }
 
 
-async def close_attempt(
+async def close_failed_attempt(
     session: AsyncSession,
     claim: Claim,
-    outcome: str,
     now: datetime,
     duration_ms: float,
     *,
-    external_id: str | None = None,
-    error_class: str | None = None,
-    error_code: str | None = None,
-    error_message: str | None = None,
-    http_status: int | None = None,
+    error_class: str,
+    error_code: str,
+    error_message: str,
+    http_status: int | None,
 ) -> None:
-    """Record how our attempt ended (always ours to write, fenced or not). A success writes
-    its post's id, a failure its error; neither clears what the other would have written (a
-    takeover may have marked our attempt ``worker_lost`` meanwhile)."""
-    closed = {
-        "attempt_id": claim.attempt_id,
-        "to_outcome": outcome,
-        "to_finished_at": now,
-        "to_duration_ms": duration_ms,
-    }
-    if outcome == "succeeded":
-        await session.execute(_CLOSE_SUCCEEDED, {**closed, "to_external_id": external_id})
-        return
-    error = {
-        "to_error_class": error_class,
-        "to_error_code": error_code,
-        "to_error_message": error_message,
-        "to_http_status": http_status,
-    }
-    await session.execute(_CLOSE_FAILED, {**closed, **error})
+    """Record that our attempt failed, and why (always ours to write, fenced or not). A success
+    closes its attempt in ``record_success``."""
+    await session.execute(
+        _CLOSE_FAILED,
+        {
+            "attempt_id": claim.attempt_id,
+            "to_outcome": "failed",
+            "to_finished_at": now,
+            "to_duration_ms": duration_ms,
+            "to_error_class": error_class,
+            "to_error_code": error_code,
+            "to_error_message": error_message,
+            "to_http_status": http_status,
+        },
+    )
 
 
 async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease_s: float) -> bool:
