@@ -41,6 +41,12 @@ async def _run(
 ) -> AsyncIterator[None]:
     router = NatsRouter()
     subscribe(router, spec, settings)(settled(spec.durable)(handler))
+    async with _serving(nats_url, router):
+        yield
+
+
+@asynccontextmanager
+async def _serving(nats_url: str, router: NatsRouter) -> AsyncIterator[None]:
     broker = NatsBroker(nats_url, logger=None)
     broker.include_router(router)
     await broker.start()
@@ -204,13 +210,8 @@ async def _run_batch(
     subscribe_batch(router, spec, settings, size=10, wait_s=0.5)(
         settled_batch(spec.durable, one)(many)
     )
-    broker = NatsBroker(nats_url, logger=None)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with _serving(nats_url, router):
         yield
-    finally:
-        await broker.stop()
 
 
 async def _not_one_by_one(envelope: Envelope, message: object) -> None:

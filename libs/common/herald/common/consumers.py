@@ -141,7 +141,7 @@ async def _settle_batch(
 ) -> None:
     try:
         await many([received for _, received in parsed])
-    except Exception:
+    except Exception:  # not swallowed: logged, counted, and each message gets its own try
         log.exception("batch.settled_one_by_one", consumer=consumer, size=len(parsed))
         BATCHES_UNDONE.labels(consumer).inc()
         await _settle_each(consumer, one, [message for message, _ in parsed], max_nak_delay_s)
