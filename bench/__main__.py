@@ -185,6 +185,20 @@ def verdicts(
     return out
 
 
+def unfinished(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, str]:
+    """Jobs a suite offered that never finished (pure): for Herald a broken promise, for a
+    baseline without an outbox a finding worth printing."""
+    out = {}
+    for suite, metrics in summary.items():
+        lost = metrics.get("jobs_unfinished", {}).get("max", 0.0)
+        if suite.startswith("herald"):
+            verdict = "met" if lost == 0 else "MISSED"
+            out[f"{suite}: jobs unfinished"] = f"{lost:.0f} at most (target 0): {verdict}"
+        elif lost:
+            out[f"{suite}: jobs unfinished"] = f"{lost:.0f} at most (no outbox: lost under load)"
+    return out
+
+
 def render(summary: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = []
     for suite, metrics in summary.items():
@@ -229,7 +243,10 @@ async def bench(env: BenchEnv, sizes: Sizes, runs: int, only: set[str] | None) -
         "summary": summary,
         "runs": collected,
         "ratios": found,
-        "targets": verdicts(found, summary.get("herald", {}), summary.get("scale")),
+        "targets": {
+            **verdicts(found, summary.get("herald", {}), summary.get("scale")),
+            **unfinished(summary),
+        },
         "skipped": skipped,
     }
 

@@ -171,9 +171,11 @@ async def run(
                 else:
                     await open_loop(approver.one, per_s=rate_per_s, seconds=seconds)
                     throughput = 0.0
-                await until_completed(completed, approver.approved, within_s=120 + seconds)
+                finished = await until_completed(
+                    completed, approver.approved, within_s=120 + seconds
+                )
                 elapsed = time.monotonic() - started
-                throughput = throughput or approver.approved / elapsed
+                throughput = throughput or finished / elapsed
                 cpu = meter.stop()
                 finished = await pool.fetch(FINISHED)
             finally:
@@ -182,6 +184,7 @@ async def run(
     jobs = approver.approved
     return {
         "jobs": float(jobs),
+        "jobs_unfinished": float(jobs - finished),
         "seconds": elapsed,
         "throughput_jobs_s": throughput,
         **latency_summary(

@@ -98,9 +98,14 @@ async def open_loop(submit: Submit, *, per_s: float, seconds: float, batch: int 
     return offered
 
 
-async def until_completed(completed: Completed, jobs: int, within_s: float) -> None:
+async def until_completed(completed: Completed, jobs: int, within_s: float) -> int:
+    """Wait until ``jobs`` have finished, or ``within_s``; how many finished. A job that never
+    finishes is the suite's to report (``jobs_unfinished``), not an error that ends the whole
+    bench: a baseline without an outbox can lose a job under load, and that is a finding."""
     deadline = time.monotonic() + within_s
     while (done := await completed()) < jobs:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{done} of {jobs} jobs finished within {within_s:.0f} s")
+            print(f"bench: {jobs - done} of {jobs} jobs unfinished after {within_s:.0f} s")
+            return done
         await asyncio.sleep(0.05)
+    return done

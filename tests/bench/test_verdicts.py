@@ -1,8 +1,9 @@
-"""The bench's verdicts (pure): an open-loop latency is judged only at a load Herald took."""
+"""The bench's verdicts (pure): an open-loop latency is judged only at a load Herald took; a
+job that never finished is reported, for Herald as a missed target."""
 
 from __future__ import annotations
 
-from bench.__main__ import verdicts
+from bench.__main__ import unfinished, verdicts
 from bench.herald_pipeline import _rate
 
 
@@ -23,3 +24,17 @@ def test_the_rate_is_events_per_second_between_the_first_and_the_last() -> None:
     assert _rate([10.0, 10.5, 11.0, 12.0]) == 1.5
     assert _rate([5.0]) == 0.0
     assert _rate([]) == 0.0
+
+
+def test_a_job_herald_never_finished_misses_its_target_and_a_baselines_is_reported() -> None:
+    summary = {
+        "herald": {"jobs_unfinished": {"median": 0.0, "min": 0.0, "max": 0.0}},
+        "herald @500/s": {"jobs_unfinished": {"median": 0.0, "min": 0.0, "max": 2.0}},
+        "raw per-message @500/s": {"jobs_unfinished": {"median": 1.0, "min": 0.0, "max": 1.0}},
+        "raw batched": {"jobs_unfinished": {"median": 0.0, "min": 0.0, "max": 0.0}},
+    }
+    assert unfinished(summary) == {
+        "herald: jobs unfinished": "0 at most (target 0): met",
+        "herald @500/s: jobs unfinished": "2 at most (target 0): MISSED",
+        "raw per-message @500/s: jobs unfinished": "1 at most (no outbox: lost under load)",
+    }
