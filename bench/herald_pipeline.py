@@ -171,11 +171,11 @@ async def run(
                 else:
                     await open_loop(approver.one, per_s=rate_per_s, seconds=seconds)
                     throughput = 0.0
-                finished = await until_completed(
+                finished_jobs = await until_completed(
                     completed, approver.approved, within_s=120 + seconds
                 )
                 elapsed = time.monotonic() - started
-                throughput = throughput or finished / elapsed
+                throughput = throughput or finished_jobs / elapsed
                 cpu = meter.stop()
                 finished = await pool.fetch(FINISHED)
             finally:
@@ -184,7 +184,7 @@ async def run(
     jobs = approver.approved
     return {
         "jobs": float(jobs),
-        "jobs_unfinished": float(jobs - finished),
+        "jobs_unfinished": float(jobs - finished_jobs),
         "seconds": elapsed,
         "throughput_jobs_s": throughput,
         **latency_summary(

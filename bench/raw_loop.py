@@ -242,9 +242,9 @@ async def run(
             batch = BATCH if mode == "batched" else 1
             offered = await open_loop(submit, per_s=rate_per_s, seconds=seconds, batch=batch)
             throughput = 0.0
-        finished = await until_completed(completed, offered, within_s=120 + seconds)
+        finished_jobs = await until_completed(completed, offered, within_s=120 + seconds)
         elapsed = time.monotonic() - started
-        throughput = throughput or finished / elapsed
+        throughput = throughput or finished_jobs / elapsed
         cpu = meter.stop()
         latencies = [
             (float(done) - producer.sent_at[job]) * 1000 for job, done in await pool.fetch(FINISHED)
@@ -257,7 +257,7 @@ async def run(
         await client.close()
     return {
         "jobs": float(offered),
-        "jobs_unfinished": float(offered - finished),
+        "jobs_unfinished": float(offered - finished_jobs),
         "seconds": elapsed,
         "throughput_jobs_s": throughput,
         **latency_summary(latencies),

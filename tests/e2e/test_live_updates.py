@@ -158,11 +158,13 @@ async def test_live_updates_follow_every_job_and_resume_without_gaps(
         assert {"asset_id", "channel_id", "attempts", "occurred_at"} <= set(data)
 
     async def cleaned_up() -> bool:
-        return await _consumers(system) <= consumers_before
+        """Every stream closed: its consumer deleted, then its gauge down (in that order)."""
+        metrics = (await api.get("/metrics")).text
+        closed = re.search(r"^herald_sse_connections 0\.0$", metrics, re.M) is not None
+        return closed and await _consumers(system) <= consumers_before
 
     await eventually(cleaned_up, timeout=15)
     metrics = (await api.get("/metrics")).text
-    assert re.search(r"^herald_sse_connections 0\.0$", metrics, re.M), "every stream closed"
     assert re.search(r'^herald_sse_events_sent_total\{event="job.changed"\} [1-9]', metrics, re.M)
 
 
