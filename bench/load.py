@@ -89,8 +89,9 @@ async def open_loop(submit: Submit, *, per_s: float, seconds: float, batch: int 
     tick = batch / per_s
     while (due := started + n * tick) < started + seconds:
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        INTENDED.set(wall + n * tick)  # the task gets a copy of the context as it is now
+        intended = INTENDED.set(wall + n * tick)  # the task gets a copy of the context now
         task = asyncio.create_task(one())
+        INTENDED.reset(intended)  # not left set for whatever this caller runs next
         pending.add(task)
         task.add_done_callback(pending.discard)
         n += 1
