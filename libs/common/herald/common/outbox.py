@@ -91,8 +91,12 @@ def message_of(event: Event, envelope: Envelope) -> OutboxMessage:
     )
 
 
+TOLD = ("id", "subject", "payload", "headers")
+"""The columns a statement writes of an outbox row (the rest are the table's defaults)."""
+
+
 def columns_of(row: OutboxMessage) -> dict[str, object]:
-    """What a statement writes of ``row`` (the rest are the table's defaults)."""
+    """What a statement writes of ``row`` (``TOLD``)."""
     return {"id": row.id, "subject": row.subject, "payload": row.payload, "headers": row.headers}
 
 

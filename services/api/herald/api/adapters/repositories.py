@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Select, Table, bindparam, select, tuple_
+from sqlalchemy import Select, Table, Text, any_, bindparam, func, select, tuple_
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.models import Asset, Channel, PublishAttempt, PublishJob
@@ -23,6 +24,21 @@ _CHANNELS = cast(Table, Channel.__table__)  # Core: plain rows, no ORM compilati
 _PLATFORMS = select(_CHANNELS.c.id, _CHANNELS.c.platform).where(
     _CHANNELS.c.tenant_id == bindparam("tenant"),
     _CHANNELS.c.id.in_(bindparam("ids", expanding=True)),
+)
+
+# The asset locked and the platforms of its channels (this tenant's only), in one statement:
+# one round trip fewer on the approval, the API's hot path
+_ASSET_FOR_APPROVAL = (
+    select(
+        Asset,
+        select(func.jsonb_object_agg(sql_cast(_CHANNELS.c.id, Text), _CHANNELS.c.platform))
+        .where(
+            _CHANNELS.c.tenant_id == bindparam("tenant"), _CHANNELS.c.id == any_(Asset.channel_ids)
+        )
+        .scalar_subquery(),
+    )
+    .where(Asset.id == bindparam("asset_id"), Asset.tenant_id == bindparam("tenant"))
+    .with_for_update(of=Asset)
 )
 
 
@@ -61,6 +77,19 @@ class AssetRepository:
     async def get(self, asset_id: uuid.UUID, *, for_update: bool = False) -> Asset | None:
         query = _ASSET_LOCKED if for_update else _ASSET
         return await self.session.scalar(query, {"asset_id": asset_id, "tenant": self.tenant_id})
+
+    async def for_approval(self, asset_id: uuid.UUID) -> tuple[Asset, dict[uuid.UUID, str]] | None:
+        """The asset, locked, and the platform of each of its channels that is one of this
+        tenant's (``ChannelRepository.platforms_of``), read together."""
+        row = (
+            await self.session.execute(
+                _ASSET_FOR_APPROVAL, {"asset_id": asset_id, "tenant": self.tenant_id}
+            )
+        ).first()
+        if row is None:
+            return None
+        asset, platforms = row
+        return asset, {uuid.UUID(key): value for key, value in (platforms or {}).items()}
 
     async def jobs(self, asset_id: uuid.UUID, *, for_update: bool = False) -> Sequence[PublishJob]:
         query = select(PublishJob).where(

@@ -3,13 +3,14 @@ cancel, list."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import Table, Update, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -26,7 +27,7 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.events import AssetApproved, Envelope, Event, PublishRequested
 from herald.common.ids import new_id
 from herald.common.live_updates import change_envelope, job_change
-from herald.common.outbox import stage_all_now
+from herald.common.outbox import TOLD, columns_of, message_of
 
 
 @dataclass
@@ -92,10 +93,10 @@ async def approve(
     reviewer: uuid.UUID | None = None,
 ) -> AssetView:
     """One job per channel, ``asset.approved`` and a request per due job, all or nothing."""
-    asset = await AssetRepository(session, tenant_id).get(asset_id, for_update=True)
-    if asset is None:
+    found = await AssetRepository(session, tenant_id).for_approval(asset_id)
+    if found is None:
         raise NotFound("asset")
-    channels = await ChannelRepository(session, tenant_id).platforms_of(asset.channel_ids)
+    asset, channels = found
     try:
         plans = plan_jobs(
             AssetStatus(asset.status), channels, asset.channel_ids, asset.scheduled_for, now
@@ -108,9 +109,6 @@ async def approve(
             asset_status=asset.status,
         ) from None
     jobs = [_job(asset, plan, now) for plan in plans]
-    # Core statements, not the unit of work: the approval is the API's hot path
-    if jobs:
-        await session.execute(_INSERT_JOBS, [_columns(job) for job in jobs])
     approved = {
         "status": AssetStatus.APPROVED.value,
         "approved_at": now,
@@ -120,9 +118,6 @@ async def approve(
         "rejection_reason": None,
         "updated_at": now,
     }
-    await session.execute(
-        _APPROVE, {"asset_id": asset.id, **{f"to_{name}": v for name, v in approved.items()}}
-    )
     for name, value in approved.items():  # the loaded asset as it now is; nothing to flush
         set_committed_value(asset, name, value)
     event = AssetApproved(asset_id=asset.id, job_ids=[job.id for job in jobs])
@@ -138,11 +133,34 @@ async def approve(
     changes = [job_change(job) for job in jobs]
     staged += [(change, change_envelope(change, now)) for change in changes]  # before requests
     staged += [_request(job, now) for job in jobs if job.status == JobStatus.QUEUED]
-    return AssetView(asset, jobs, await stage_all_now(session, staged))
+    told = [message_of(event, envelope) for event, envelope in staged]
+    params: dict[str, object] = {"asset_id": asset.id}
+    params.update((f"to_{name}", value) for name, value in approved.items())
+    for n, job in enumerate(jobs):
+        params.update((f"job{n}_{name}", getattr(job, name)) for name in _JOB_COLUMNS)
+    for n, row in enumerate(told):
+        params.update((f"told{n}_{name}", value) for name, value in columns_of(row).items())
+    await session.execute(_approval(len(jobs), len(told)), params)
+    return AssetView(asset, jobs, told)
 
 
 _JOBS = cast(Table, PublishJob.__table__)
-_INSERT_JOBS = insert(_JOBS)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_JOB_COLUMNS = (  # what ``_job`` sets; the rest are the table's defaults
+    "id",
+    "tenant_id",
+    "asset_id",
+    "channel_id",
+    "platform",
+    "status",
+    "priority",
+    "scheduled_for",
+    "queued_at",
+    "requested_at",
+    "attempts",
+    "version",
+    "publish_late_within_s",
+)
 _APPROVE = (
     update(Asset.__table__)  # type: ignore[arg-type]
     .where(Asset.__table__.c.id == bindparam("asset_id"))
@@ -158,10 +176,24 @@ _APPROVE = (
 )
 
 
-def _columns(job: PublishJob) -> dict[str, object]:
-    """The columns ``_job`` set on the (transient) job: the row its INSERT writes."""
-    given = inspect(job).dict
-    return {column.key: given[column.key] for column in _JOBS.columns if column.key in given}
+@functools.lru_cache(maxsize=64)
+def _approval(jobs: int, told: int) -> Update:
+    """The approval's writes as one statement (one round trip, not three): the asset's update,
+    with its jobs' rows and its outbox rows inserted by data-modifying CTEs. Built once per
+    shape (jobs, outbox rows), with bind parameters named ``job<n>_<column>`` and
+    ``told<n>_<column>`` (never a column's own name: the UPDATE would SET it too)."""
+    rows = [
+        {name: bindparam(f"told{n}_{name}", type_=_OUTBOX.c[name].type) for name in TOLD}
+        for n in range(told)
+    ]
+    ctes = [insert(_OUTBOX).values(rows).cte("told")]
+    if jobs:
+        values = [
+            {name: bindparam(f"job{n}_{name}", type_=_JOBS.c[name].type) for name in _JOB_COLUMNS}
+            for n in range(jobs)
+        ]
+        ctes.insert(0, insert(_JOBS).values(values).cte("jobs"))
+    return _APPROVE.add_cte(*ctes)
 
 
 async def _locked(session: AsyncSession, tenant_id: uuid.UUID, asset_id: uuid.UUID) -> Asset:

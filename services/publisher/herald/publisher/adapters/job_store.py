@@ -37,7 +37,7 @@ from herald.common.domain.job_states import (
     is_terminal,
 )
 from herald.common.ids import new_id
-from herald.common.outbox import columns_of
+from herald.common.outbox import TOLD, columns_of
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
 UNKNOWN_OUTCOME = frozenset({"worker_lost", "timeout", "network_error", "adapter_error"})
@@ -142,7 +142,7 @@ _SUCCEEDED_JOB = (  # its own names: a parameter named after a column (publish_a
     .returning(_JOBS.c.id)
 )
 _JOB_DONE = _SUCCEEDED_JOB.cte("job_done")
-_TOLD = ("id", "subject", "payload", "headers")
+_TOLD = TOLD
 
 
 def _told(n: int) -> Select[Any]:
