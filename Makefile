@@ -23,7 +23,7 @@ $(CURDIR)/.tools/bin/uv:
 
 # Bytecode is compiled here, once: where PYTHONDONTWRITEBYTECODE is set, every process would
 # otherwise compile each module it imports again (about 3 s of CPU per service start).
-.venv/.synced: pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+.venv/.synced: Makefile pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 

@@ -100,9 +100,10 @@ async def open_loop(submit: Submit, *, per_s: float, seconds: float, batch: int 
 
 
 async def until_completed(completed: Completed, jobs: int, within_s: float) -> int:
-    """Wait until ``jobs`` have finished, or ``within_s``; how many finished. A job that never
-    finishes is the suite's to report (``jobs_unfinished``), not an error that ends the whole
-    bench: a baseline without an outbox can lose a job under load, and that is a finding."""
+    """Wait until ``jobs`` have finished, or ``within_s``; how many finished (``completed``
+    counts the jobs that succeeded). A job that never does is the suite's to report
+    (``jobs_unfinished``: offered, not succeeded), not an error that ends the whole bench: a
+    baseline without an outbox can lose a job under load, and that is a finding."""
     deadline = time.monotonic() + within_s
     while (done := await completed()) < jobs:
         if time.monotonic() > deadline:

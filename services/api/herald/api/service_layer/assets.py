@@ -118,8 +118,6 @@ async def approve(
         "rejection_reason": None,
         "updated_at": now,
     }
-    for name, value in approved.items():  # the loaded asset as it now is; nothing to flush
-        set_committed_value(asset, name, value)
     event = AssetApproved(asset_id=asset.id, job_ids=[job.id for job in jobs])
     key = f"asset-approved:{asset.id}"
     staged: list[tuple[Event, Envelope]] = [
@@ -141,6 +139,8 @@ async def approve(
     for n, row in enumerate(told):
         params.update((f"told{n}_{name}", value) for name, value in columns_of(row).items())
     await session.execute(_approval(len(jobs), len(told)), params)
+    for name, value in approved.items():  # the loaded asset as it now is; nothing to flush
+        set_committed_value(asset, name, value)
     return AssetView(asset, jobs, told)
 
 
