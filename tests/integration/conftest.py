@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from sqlalchemy import event
 
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
@@ -52,6 +54,21 @@ async def files() -> AsyncIterator[str]:
     """A media host (``tests.fakes.media_host``): its base URL."""
     async with media_host() as base:
         yield base
+
+
+@contextmanager
+def recorded_statements(db: Database) -> Iterator[list[str]]:
+    """The SQL of every statement ``db`` sends while the block runs (to count round trips)."""
+    seen: list[str] = []
+
+    def record(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 @dataclass(frozen=True)

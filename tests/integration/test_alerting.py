@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from herald.alerter.domain.policy import AlertPolicy
 from herald.alerter.failures import Alerting
@@ -36,7 +34,7 @@ from herald.common.ids import new_id
 from herald.common.outbox import OutboxRelay
 from herald.common.settings import HeraldSettings
 from herald.common.webhooks import new_secret, seal_secret
-from tests.integration.conftest import JobRows, add_job_rows
+from tests.integration.conftest import JobRows, add_job_rows, recorded_statements
 
 POLICY = AlertPolicy(dedup_window_s=300, escalate_after=3)
 
@@ -151,7 +149,7 @@ async def test_a_batch_of_successes_resolves_only_the_alerts_they_meet(
     await alerting.publish_failed("test-failed", _failed(job_rows))
     other_tenant = _succeeded(job_rows).model_copy(update={"tenant_id": quiet.tenant_id})
     batch = [_received(e) for e in (_succeeded(quiet), other_tenant, _succeeded(quiet))]
-    with _statements(db) as statements:
+    with recorded_statements(db) as statements:
         await alerting.publish_succeeded_many("test-succeeded", batch)
     assert [s for s in statements if "FROM alerts" in s] == [statements[0]], "one read"
     (alert,) = await _alerts_of(db, job_rows.tenant_id)
@@ -169,20 +167,6 @@ async def test_a_batch_of_successes_resolves_only_the_alerts_they_meet(
         envelopes = [(row.headers, Envelope.model_validate_json(row.payload)) for row in rows]
     resolved = [h for h, e in envelopes if e.type == "alert.resolved" and e.subject_id == alert.id]
     assert [h["traceparent"].split("-")[1] for h in resolved] == [TRACE]
-
-
-@contextmanager
-def _statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def _failing_channels(db: Database, rows: JobRows, channels: int, now: datetime) -> None:

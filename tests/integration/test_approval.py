@@ -4,33 +4,17 @@ one statement, the asset's update, its jobs and its outbox rows written in one m
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from herald.api.service_layer import assets
 from herald.api.service_layer.errors import Refused
 from herald.common.db.engine import Database
 from herald.common.db.models import Asset, Channel, OutboxMessage, PublishJob, Tenant
 from herald.common.ids import new_id
-
-
-@contextmanager
-def _statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+from tests.integration.conftest import recorded_statements
 
 
 async def _tenant_with_channels(
@@ -77,7 +61,7 @@ async def test_an_approval_reads_once_and_writes_once(db: Database) -> None:
     now = datetime.now(UTC)
 
     async with db.transaction(tenant) as session:
-        with _statements(db) as statements:
+        with recorded_statements(db) as statements:
             view = await assets.approve(session, tenant, asset_id, now)
 
     assert len(statements) == 2, statements

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from faststream.nats import NatsBroker
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage, PublishAttempt, PublishJob
@@ -23,7 +23,7 @@ from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.claims import Claims
 from herald.publisher.domain.claims import Refusal
 from herald.publisher.settings import PublisherSettings
-from tests.integration.conftest import JobRows
+from tests.integration.conftest import JobRows, recorded_statements
 
 
 async def _claim(db: Database, rows: JobRows, worker: str, now: datetime) -> Claim | Refusal:
@@ -136,18 +136,10 @@ async def test_a_claim_reads_its_channel_and_asset_once(
     again, two more round trips and ORM loads on every claim."""
     config = PublisherSettings(database_url=settings.database_url, nats_url=settings.nats_url)
     runtime = Runtime(config, db, NatsBroker(), OutboxRelay(db, _unsent), "worker-1")
-    statements: list[str] = []
-
-    def seen(*args: object) -> None:
-        statements.append(str(args[2]))
-
     async with httpx.AsyncClient() as client:
         claims = Claims(runtime, config, {"sandbox": SandboxAdapter("http://127.0.0.1:9", client)})
-        event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
-        try:
+        with recorded_statements(db) as statements:
             taken = await claims.take(job_rows.job_id, "normal", 1)
-        finally:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
     assert taken is not None
     claimed, asset, channel, sealed, _ = taken
     assert (claimed.job_id, asset.id, channel.id) == (
@@ -190,17 +182,9 @@ async def test_a_success_is_recorded_in_one_statement(db: Database, job_rows: Jo
     claimed = await _claim(db, job_rows, "w", now)
     assert isinstance(claimed, Claim)
     told = _told(job_rows.job_id)
-    statements: list[str] = []
-
-    def seen(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with recorded_statements(db) as statements:
         async with db.autocommit() as connection:
             assert await job_store.record_success(connection, claimed, now, 12.5, "post-1", told)
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
     assert len(statements) == 1
     async with db.transaction() as session:
         job = await session.get_one(PublishJob, job_rows.job_id)
