@@ -12,11 +12,11 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import structlog
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import BindParameter, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
@@ -98,6 +98,21 @@ TOLD = ("id", "subject", "payload", "headers")
 def columns_of(row: OutboxMessage) -> dict[str, object]:
     """What a statement writes of ``row`` (``TOLD``)."""
     return {"id": row.id, "subject": row.subject, "payload": row.payload, "headers": row.headers}
+
+
+def told_binds(n: int) -> dict[str, BindParameter[Any]]:
+    """The bind parameters of the ``n``-th outbox row a prebuilt statement writes, by column
+    (named ``told<n>_<column>``, never a column's own name); ``told_params`` fills them."""
+    return {name: bindparam(f"told{n}_{name}", type_=_OUTBOX.c[name].type) for name in TOLD}
+
+
+def told_params(rows: Sequence[OutboxMessage], first: int = 0) -> dict[str, object]:
+    """The values of ``told_binds`` for ``rows``, numbered from ``first``."""
+    return {
+        f"told{n}_{name}": value
+        for n, row in enumerate(rows, first)
+        for name, value in columns_of(row).items()
+    }
 
 
 def retry_backoff(failures: int, *, base_s: float = 1.0, cap_s: float = 300.0) -> float:

@@ -27,7 +27,7 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.events import AssetApproved, Envelope, Event, PublishRequested
 from herald.common.ids import new_id
 from herald.common.live_updates import change_envelope, job_change
-from herald.common.outbox import TOLD, columns_of, message_of
+from herald.common.outbox import message_of, told_binds, told_params
 
 
 @dataclass
@@ -136,8 +136,7 @@ async def approve(
     params.update((f"to_{name}", value) for name, value in approved.items())
     for n, job in enumerate(jobs):
         params.update((f"job{n}_{name}", getattr(job, name)) for name in _JOB_COLUMNS)
-    for n, row in enumerate(told):
-        params.update((f"told{n}_{name}", value) for name, value in columns_of(row).items())
+    params.update(told_params(told))
     await session.execute(_approval(len(jobs), len(told)), params)
     for name, value in approved.items():  # the loaded asset as it now is; nothing to flush
         set_committed_value(asset, name, value)
@@ -182,11 +181,7 @@ def _approval(jobs: int, told: int) -> Update:
     with its jobs' rows and its outbox rows inserted by data-modifying CTEs. Built once per
     shape (jobs, outbox rows), with bind parameters named ``job<n>_<column>`` and
     ``told<n>_<column>`` (never a column's own name: the UPDATE would SET it too)."""
-    rows = [
-        {name: bindparam(f"told{n}_{name}", type_=_OUTBOX.c[name].type) for name in TOLD}
-        for n in range(told)
-    ]
-    ctes = [insert(_OUTBOX).values(rows).cte("told")]
+    ctes = [insert(_OUTBOX).values([told_binds(n) for n in range(told)]).cte("told")]
     if jobs:
         values = [
             {name: bindparam(f"job{n}_{name}", type_=_JOBS.c[name].type) for name in _JOB_COLUMNS}

@@ -37,7 +37,7 @@ from herald.common.domain.job_states import (
     is_terminal,
 )
 from herald.common.ids import new_id
-from herald.common.outbox import TOLD, columns_of
+from herald.common.outbox import TOLD, told_binds, told_params
 from herald.publisher.domain.claims import Refusal, refuse_claim
 
 UNKNOWN_OUTCOME = frozenset({"worker_lost", "timeout", "network_error", "adapter_error"})
@@ -142,18 +142,15 @@ _SUCCEEDED_JOB = (  # its own names: a parameter named after a column (publish_a
     .returning(_JOBS.c.id)
 )
 _JOB_DONE = _SUCCEEDED_JOB.cte("job_done")
-_TOLD = TOLD
 
 
 def _told(n: int) -> Select[Any]:
-    return select(
-        *(bindparam(f"told{n}_{name}", type_=_OUTBOX.c[name].type) for name in _TOLD)
-    ).where(exists(select(_JOB_DONE.c.id)))
+    return select(*told_binds(n).values()).where(exists(select(_JOB_DONE.c.id)))
 
 
 _RECORD_SUCCESS = select(_JOB_DONE.c.id).add_cte(
     _CLOSE_SUCCEEDED.cte("attempt_done"),
-    insert(_OUTBOX).from_select(list(_TOLD), union_all(_told(1), _told(2))).cte("told"),
+    insert(_OUTBOX).from_select(list(TOLD), union_all(_told(1), _told(2))).cte("told"),
 )
 _TENANT_LOCK = select(
     func.pg_advisory_xact_lock(func.hashtextextended(bindparam("tenant"), TENANT_LOCKS))
@@ -370,9 +367,8 @@ async def record_success(
         "attempt_id": claim.attempt_id,
         "to_outcome": "succeeded",
         "to_duration_ms": duration_ms,
+        **told_params(told, 1),
     }
-    for n, row in enumerate(told, 1):
-        params.update({f"told{n}_{name}": value for name, value in columns_of(row).items()})
     return (await connection.execute(_RECORD_SUCCESS, params)).first() is not None
 
 
