@@ -18,14 +18,19 @@ def _family(pid: int) -> list[psutil.Process]:
 
 
 def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """CPU of the process, and with ``children`` of its descendants: the live ones' own, and
+    the exited ones' as the kernel added it to their parent when it reaped them (a PostgreSQL
+    backend whose connection closed mid-run still counts)."""
     total = 0.0
     family = _family(pid) if children else _family(pid)[:1]
     for process in family:
         try:
             times = process.cpu_times()
-            total += times.user + times.system
         except psutil.NoSuchProcess:
             continue
+        total += times.user + times.system
+        if children:
+            total += times.children_user + times.children_system
     return total
 
 
