@@ -11,7 +11,13 @@ from faststream.nats import NatsBroker
 from sqlalchemy import select
 
 from herald.common.db.engine import Database
-from herald.common.db.models import OutboxMessage, PublishAttempt, PublishJob
+from herald.common.db.models import (
+    Asset,
+    OutboxMessage,
+    PublishAttempt,
+    PublishJob,
+    RateLimitBucket,
+)
 from herald.common.domain.job_states import JobStatus
 from herald.common.ids import new_id
 from herald.common.outbox import OutboxRelay
@@ -128,18 +134,27 @@ async def test_tenant_running_counts_live_leases_only(db: Database, job_rows: Jo
         assert await job_store.tenant_running(session, uuid.uuid4(), now) == 0
 
 
+def _claims(
+    db: Database, settings: HeraldSettings, client: httpx.AsyncClient, tenant_cap: int = 10
+) -> Claims:
+    config = PublisherSettings(
+        database_url=settings.database_url,
+        nats_url=settings.nats_url,
+        tenant_concurrency=tenant_cap,
+    )
+    runtime = Runtime(config, db, NatsBroker(), OutboxRelay(db, _unsent), "worker-1")
+    return Claims(runtime, config, {"sandbox": SandboxAdapter("http://127.0.0.1:9", client)})
+
+
 async def test_a_claim_reads_its_channel_and_asset_once(
     db: Database, job_rows: JobRows, settings: HeraldSettings
 ) -> None:
     """The lock's statement reads the job with its channel and asset; the admission and the
     claim use those rows. The session holds its objects only weakly: dropped, they were read
     again, two more round trips and ORM loads on every claim."""
-    config = PublisherSettings(database_url=settings.database_url, nats_url=settings.nats_url)
-    runtime = Runtime(config, db, NatsBroker(), OutboxRelay(db, _unsent), "worker-1")
     async with httpx.AsyncClient() as client:
-        claims = Claims(runtime, config, {"sandbox": SandboxAdapter("http://127.0.0.1:9", client)})
         with recorded_statements(db) as statements:
-            taken = await claims.take(job_rows.job_id, "normal", 1)
+            taken = await _claims(db, settings, client).take(job_rows.job_id, "normal", 1)
     assert taken is not None
     claimed, asset, channel, sealed, _ = taken
     assert (claimed.job_id, asset.id, channel.id) == (
@@ -148,10 +163,86 @@ async def test_a_claim_reads_its_channel_and_asset_once(
         job_rows.channel_id,
     )
     assert sealed is not None
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert sum("FROM publish_jobs JOIN channels" in s for s in reads) == 1
+    reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH JOB"))]
+    assert sum("FROM job JOIN channels" in s for s in reads) == 1
     assert [s for s in reads if "FROM channels" in s or "FROM assets" in s] == []
     assert [s for s in reads if "SELECT publish_jobs.tenant_id" in s] == []  # the lock read it
+
+
+async def test_a_first_claim_is_two_statements(
+    db: Database, job_rows: JobRows, settings: HeraldSettings
+) -> None:
+    """Once its channel has a rate-limit bucket, a first claim reads (the job, its channel,
+    asset and bucket, locked) and writes (the claim, its attempt, its live update and the
+    bucket's move) in one statement each; it was six. What it writes is what it returns.
+    (A tenant cap adds its lock and its count: the count must see every claim committed
+    before the lock was granted, so it cannot share the lock's statement and snapshot.)"""
+    second, its_asset = new_id(), new_id()
+    async with db.transaction() as session:
+        session.add(
+            Asset(
+                id=its_asset,
+                tenant_id=job_rows.tenant_id,
+                title="t",
+                body="b",
+                media=[],
+                channel_ids=[job_rows.channel_id],
+                status="approved",
+            )
+        )
+        await session.flush()
+        session.add(
+            PublishJob(
+                id=second,
+                tenant_id=job_rows.tenant_id,
+                asset_id=its_asset,
+                channel_id=job_rows.channel_id,
+                platform="sandbox",
+                status=JobStatus.QUEUED,
+            )
+        )
+    async with httpx.AsyncClient() as client:
+        claims = _claims(db, settings, client, tenant_cap=0)
+        assert await claims.take(job_rows.job_id, "normal", 1) is not None  # makes the bucket
+        async with db.transaction() as session:
+            bucket_before = await session.scalar(
+                select(RateLimitBucket.tat).where(
+                    RateLimitBucket.key == f"channel:{job_rows.channel_id}"
+                )
+            )
+        with recorded_statements(db) as statements:
+            taken = await claims.take(second, "normal", 1)
+    assert taken is not None
+    assert len(statements) == 2
+    claimed, _, _, _, told = taken
+    async with db.transaction() as session:
+        job = await session.get_one(PublishJob, second)
+        attempt = await session.scalar(
+            select(PublishAttempt).where(PublishAttempt.job_id == second)
+        )
+        outbox = await session.get(OutboxMessage, told.id)
+        bucket_after = await session.scalar(
+            select(RateLimitBucket.tat).where(
+                RateLimitBucket.key == f"channel:{job_rows.channel_id}"
+            )
+        )
+    assert (job.status, job.version, job.attempts, job.lease_owner) == (
+        JobStatus.PROCESSING,
+        claimed.version,
+        claimed.attempt,
+        "worker-1",
+    )
+    assert job.lease_expires_at == claimed.lease_expires_at
+    assert attempt is not None
+    assert (attempt.id, attempt.number, attempt.fencing_token, attempt.outcome) == (
+        claimed.attempt_id,
+        1,
+        claimed.version,
+        None,
+    )
+    assert outbox is not None and b'"processing"' in outbox.payload
+    assert bucket_before is not None and bucket_after is not None
+    assert bucket_after > bucket_before
 
 
 async def _unsent(subject: str, payload: bytes, headers: dict[str, str]) -> None:

@@ -1,9 +1,12 @@
 """Taking a publish job: claimability, tenant fairness, rate-limit admission, then the claim.
 
-All in one transaction. A job that must wait (its tenant at its cap, no rate slot yet) is not
-claimed and uses no attempt; a rate-limit wait reserves its slot, committed with nothing else.
-A job whose channel's credentials were refused for good parks in ``waiting_auth`` without a
-claim: no attempt, no call to the platform with credentials it refused.
+All in one transaction: for a first attempt, two statements (the job, its channel, its asset
+and its channel's rate-limit bucket locked and read; the claim, its attempt row, its live
+update and the bucket's move written). A job that must wait (its tenant at its cap, no rate
+slot yet) is not claimed and uses no attempt; a rate-limit wait reserves its slot, committed
+with nothing else. A job whose channel's credentials were refused for good parks in
+``waiting_auth`` without a claim: no attempt, no call to the platform with credentials it
+refused.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from herald.common.db.models import Asset, Channel, OutboxMessage
 from herald.common.domain.job_states import PARKABLE, JobStatus
 from herald.common.errors import RetryLater
 from herald.common.events import JobChanged
-from herald.common.live_updates import stage_change_now, stage_job_change
+from herald.common.ids import new_id
+from herald.common.live_updates import change_envelope, stage_change_now, stage_job_change
+from herald.common.outbox import message_of
 from herald.common.platforms import effective_rate_limit
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
@@ -67,24 +72,39 @@ class Claims:
                     return None
                 if self.settings.tenant_concurrency:
                     await self._tenant_room(session, ready, priority, now)
-                wait_s = await self._admit(session, ready)
+                wait_s, moved = await self._admit(session, ready)
                 if wait_s is None:
-                    return await self._claim(session, ready, now)
+                    return await self._claim(session, ready, now, moved)
         except TenantBusy:
             metrics.CLAIMS_REFUSED.labels("tenant_busy").inc()
             raise RetryLater(busy_delay(priority, self.rng, delivered), "tenant_busy") from None
         metrics.RATE_LIMIT_WAITS.labels(ready.platform).inc()
         raise RetryLater(wait_s, "rate_limited")
 
-    async def _claim(self, session: AsyncSession, ready: Claimable, now: datetime) -> Taken | None:
-        claimed = await job_store.claim(
-            session, ready.job_id, self.runtime.instance_id, self.settings.lease_s, now
-        )
+    async def _claim(
+        self,
+        session: AsyncSession,
+        ready: Claimable,
+        now: datetime,
+        moved: dict[str, object] | None,
+    ) -> Taken | None:
+        """Claim the job; ``moved`` is the admission's move of the channel's bucket, written
+        with the claim. A first attempt is one statement; a later one reconciles the attempts
+        before it first (``job_store.claim``)."""
+        worker, sealed = self.runtime.instance_id, job_store.sealed_credentials(ready.channel)
+        if ready.attempts == 0:
+            first = job_store.first_claim(ready, new_id(), self.settings.lease_s, now)
+            change = changed(first)
+            told = message_of(change, change_envelope(change, now))
+            if await job_store.claim_first(session, first, worker, now, told, moved):
+                return first, ready.asset, ready.channel, sealed, told
+            moved = None  # written: the claim below says why the job was not as it was read
+        await rate_limit_store.move(session, moved)
+        claimed = await job_store.claim(session, ready.job_id, worker, self.settings.lease_s, now)
         if isinstance(claimed, Refusal):  # cannot happen: the row is locked and was claimable
             self._refused(ready.job_id, claimed)
             return None
         told = await stage_change_now(session, changed(claimed), now)
-        sealed = job_store.sealed_credentials(ready.channel)
         return claimed, ready.asset, ready.channel, sealed, told
 
     async def _park_if_refused(
@@ -114,21 +134,24 @@ class Claims:
         if not has_room(running, self.settings.tenant_concurrency, priority):
             raise TenantBusy(ready.job_id)
 
-    async def _admit(self, session: AsyncSession, ready: Claimable) -> float | None:
-        """No wait when the channel's limit admits the call now; else the wait (slot
-        reserved)."""
+    async def _admit(
+        self, session: AsyncSession, ready: Claimable
+    ) -> tuple[float | None, dict[str, object] | None]:
+        """No wait when the channel's limit admits the call now, with the bucket's move for
+        the claim to write; else the wait (slot reserved, the bucket's move written)."""
         adapter = self.adapters.get(ready.platform)
         if adapter is None:
-            return None  # the attempt fails as unknown_platform; no limit to honour
+            return None, None  # the attempt fails as unknown_platform; no limit to honour
         limit = effective_rate_limit(adapter.info, ready.channel.config)
-        decision, at = await rate_limit_store.admit_request(
-            session, f"channel:{ready.channel_id}", limit, ready.rate_slot_at
-        )
+        key = rate_limit_store.channel_key(ready.channel_id)
+        locked = ready.bucket or await rate_limit_store.lock(session, key)
+        decision, moved = rate_limit_store.decide(key, locked, limit, ready.rate_slot_at)
         if decision.allowed:
-            return None
+            return None, moved
+        await rate_limit_store.move(session, moved)
         if decision.slot is not None and decision.slot != ready.rate_slot_at:
             await job_store.reserve_rate_slot(session, ready.job_id, decision.slot)
-        return decision.wait_s(at)
+        return decision.wait_s(locked.now), None
 
     def _refused(self, job_id: uuid.UUID, refusal: Refusal) -> None:
         metrics.CLAIMS_REFUSED.labels(refusal.reason).inc()

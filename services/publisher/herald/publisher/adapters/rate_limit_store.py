@@ -1,49 +1,121 @@
-"""Rate-limit buckets in PostgreSQL: the row lock serialises replicas admitting one channel."""
+"""Rate-limit buckets in PostgreSQL: the row lock serialises replicas admitting one channel.
+
+A claim reads its channel's bucket, locked, in the statement that locks its job
+(``locked_bucket``), and writes the bucket's move in the statement that claims it
+(``MOVED``); a caller with no such statements admits with ``admit_request``.
+"""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from herald.common.db.models import RateLimitBucket
 from herald.common.platforms import RateLimit
 from herald.publisher.domain.rate_limits import Admission, Bucket, admit
 
 # built once, with bind parameters (building costs more CPU than running them; job_store.py)
-_BUCKETS = cast(Table, RateLimitBucket.__table__)  # Core: no session to synchronize
-_LOCKED = (
-    select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat, func.clock_timestamp().label("now"))
-    .where(_BUCKETS.c.key == bindparam("bucket"))
-    .with_for_update()
-)
+_BUCKETS = typed(Table, RateLimitBucket.__table__)  # Core: no session to synchronize
+
+
+def _locked(key: ColumnElement[Any]) -> Select[tuple[datetime | None, datetime | None, datetime]]:
+    return (
+        select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat, func.clock_timestamp().label("now"))
+        .where(_BUCKETS.c.key == key)
+        .with_for_update()
+    )
+
+
+_LOCKED = _locked(bindparam("bucket"))
 _MADE = insert(_BUCKETS).values(key=bindparam("bucket"), tat=None).on_conflict_do_nothing()
-_MOVED = (
+MOVED = (
     update(_BUCKETS)
     .where(_BUCKETS.c.key == bindparam("bucket"))
     .values(tat=bindparam("to_tat"), sent_tat=bindparam("to_sent_tat"))
 )
+"""The bucket's new state (``moved`` fills its parameters)."""
+
+
+@dataclass(frozen=True)
+class Locked:
+    """A bucket as read under its row lock, and the database's clock when it was read."""
+
+    tat: datetime | None
+    sent_tat: datetime | None
+    now: datetime
+
+
+def channel_key(channel_id: uuid.UUID) -> str:
+    """The bucket of a channel's calls."""
+    return f"channel:{channel_id}"
+
+
+def locked_bucket(channel_id: ColumnElement[Any] | InstrumentedAttribute[Any]) -> LateralFromClause:
+    """The channel's bucket, locked, for a statement that reads the channel's job (no row: the
+    channel has never been admitted; ``admit_request`` makes its bucket)."""
+    return _locked(literal("channel:") + cast(channel_id, String)).lateral("bucket")
+
+
+def decide(
+    key: str, locked: Locked, limit: RateLimit, reserved: datetime | None
+) -> tuple[Admission, dict[str, object] | None]:
+    """The admission, and ``MOVED``'s parameters when the bucket changes (pure)."""
+    current = Bucket(locked.tat, locked.sent_tat)
+    decision = admit(current, limit, locked.now, reserved)
+    if decision.bucket == current:
+        return decision, None
+    return decision, {
+        "bucket": key,
+        "to_tat": decision.bucket.tat,
+        "to_sent_tat": decision.bucket.sent_tat,
+    }
+
+
+async def lock(session: AsyncSession, key: str) -> Locked:
+    """Read the bucket under its row lock, made first if it is the key's first request.
+
+    Time is the database's clock *after* the row lock is granted: a request that queued behind
+    others must not be judged as of the moment it started waiting.
+    """
+    row = (await session.execute(_LOCKED, {"bucket": key})).first()
+    if row is None:  # the key's first request: its bucket is made (once, whoever races)
+        await session.execute(_MADE, {"bucket": key})
+        row = (await session.execute(_LOCKED, {"bucket": key})).one()
+    return Locked(row.tat, row.sent_tat, row.now)
+
+
+async def move(session: AsyncSession, moved: dict[str, object] | None) -> None:
+    """Store the bucket's new state (``decide``'s parameters; None: unchanged)."""
+    if moved is not None:
+        await session.execute(MOVED, moved)
 
 
 async def admit_request(
     session: AsyncSession, key: str, limit: RateLimit, reserved: datetime | None
 ) -> tuple[Admission, datetime]:
     """Admit or reserve inside the caller's transaction; returns the decision and the time it
-    was taken at.
-
-    Time is the database's clock *after* the row lock is granted: a request that queued behind
-    others must not be judged as of the moment it started waiting.
-    """
-    row = (await session.execute(_LOCKED, {"bucket": key})).first()
-    if row is None:  # the channel's first request: its bucket is made (once, whoever races)
-        await session.execute(_MADE, {"bucket": key})
-        row = (await session.execute(_LOCKED, {"bucket": key})).one()
-    current = Bucket(row.tat, row.sent_tat)
-    decision = admit(current, limit, row.now, reserved)
-    if decision.bucket != current:
-        moved = {"to_tat": decision.bucket.tat, "to_sent_tat": decision.bucket.sent_tat}
-        await session.execute(_MOVED, {"bucket": key, **moved})
-    return decision, row.now
+    was taken at."""
+    locked = await lock(session, key)
+    decision, moved = decide(key, locked, limit, reserved)
+    await move(session, moved)
+    return decision, locked.now
