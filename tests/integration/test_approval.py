@@ -1,5 +1,6 @@
 """The approval against real PostgreSQL, under row security: the asset and its channels read in
-one statement, the asset's update, its jobs and its outbox rows written in one more."""
+one statement, the asset's update, its jobs, its outbox rows and its audit row written in one
+more."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from herald.api.service_layer import assets
 from herald.api.service_layer.errors import Refused
 from herald.common.db.engine import Database
-from herald.common.db.models import Asset, Channel, OutboxMessage, PublishJob, Tenant
+from herald.common.db.models import Asset, AuditEvent, Channel, OutboxMessage, PublishJob, Tenant
 from herald.common.ids import new_id
 from tests.integration.conftest import recorded_statements
 
@@ -77,6 +78,9 @@ async def test_an_approval_reads_once_and_writes_once(db: Database) -> None:
                 select(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in view.staged]))
             )
         ).all()
+        audited = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.subject_id == asset_id))
+        ).all()
     assert asset is not None and asset.status == "approved" and asset.version == 2
     assert asset.approved_at == now
     assert {(j.channel_id, j.platform, j.status) for j in jobs} == {
@@ -91,6 +95,9 @@ async def test_an_approval_reads_once_and_writes_once(db: Database) -> None:
     assert subjects[1:3] == [f"herald.changes.{tenant}.jobs"] * 2
     assert subjects[3:] == ["herald.publish.requested.normal"] * 2
     assert [row.id for row in view.staged] == sorted(row.id for row in told)
+    assert [(a.action, a.actor, a.subject_id, a.details) for a in audited] == [
+        ("asset.approved", "operator", asset_id, {"jobs": 2})
+    ]
 
 
 async def test_a_scheduled_approval_writes_no_request(db: Database) -> None:
@@ -127,4 +134,7 @@ async def test_another_tenants_channel_is_not_read_and_the_approval_writes_nothi
         jobs = (
             await session.scalars(select(PublishJob).where(PublishJob.asset_id == asset_id))
         ).all()
-    assert asset is not None and asset.status == "submitted" and jobs == []
+        audited = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.subject_id == asset_id))
+        ).all()
+    assert asset is not None and asset.status == "submitted" and jobs == [] and audited == []

@@ -136,18 +136,7 @@ async def approve_asset(asset_id: uuid.UUID, who: Who, state: State) -> AssetOut
         "asset.approve", attributes={"herald.asset_id": str(asset_id)}
     ):
         async with state.db.transaction(who.tenant_id) as session:
-            view = await assets.approve(
-                session, who.tenant_id, asset_id, datetime.now(UTC), who.key_id
-            )
-            await audit.record_now(
-                session,
-                who.tenant_id,
-                who,
-                "asset.approved",
-                "asset",
-                asset_id,
-                jobs=len(view.jobs),
-            )
+            view = await assets.approve(session, who.tenant_id, asset_id, datetime.now(UTC), who)
         fault_point("api.after_commit")
         await state.relay.send(view.staged)
     log.info("asset.approved", asset_id=str(asset_id), jobs=len(view.jobs))

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from herald.api.adapters.repositories import AssetRepository, ChannelRepository
+from herald.api.auth import Principal
 from herald.api.domain.approval import JobPlan, NotApprovable, plan_jobs
 from herald.api.domain.review import NotAllowed, ReviewCommand, next_status
 from herald.api.schemas import AssetIn, AssetPatch
-from herald.api.service_layer import job_control
+from herald.api.service_layer import audit, job_control
 from herald.api.service_layer.errors import Invalid, NotFound, Refused
-from herald.common.db.models import Asset, OutboxMessage, PublishJob
+from herald.common.db.models import Asset, AuditEvent, OutboxMessage, PublishJob
 from herald.common.domain.asset_states import AssetStatus
 from herald.common.domain.job_commands import CancelEffect, cancel_effect
 from herald.common.domain.job_states import JobStatus
@@ -90,9 +91,10 @@ async def approve(
     tenant_id: uuid.UUID,
     asset_id: uuid.UUID,
     now: datetime,
-    reviewer: uuid.UUID | None = None,
+    reviewer: Principal | str = audit.OPERATOR,
 ) -> AssetView:
-    """One job per channel, ``asset.approved`` and a request per due job, all or nothing."""
+    """One job per channel, ``asset.approved`` and a request per due job, and the approval's
+    audit row (by ``reviewer``), all or nothing."""
     found = await AssetRepository(session, tenant_id).for_approval(asset_id)
     if found is None:
         raise NotFound("asset")
@@ -114,7 +116,7 @@ async def approve(
         "approved_at": now,
         "version": asset.version + 1,
         "reviewed_at": now,
-        "reviewed_by": reviewer,
+        "reviewed_by": reviewer.key_id if isinstance(reviewer, Principal) else None,
         "rejection_reason": None,
         "updated_at": now,
     }
@@ -137,6 +139,9 @@ async def approve(
     for n, job in enumerate(jobs):
         params.update((f"job{n}_{name}", getattr(job, name)) for name in _JOB_COLUMNS)
     params.update(told_params(told))
+    params.update(
+        audit.audit_params(tenant_id, reviewer, "asset.approved", "asset", asset.id, jobs=len(jobs))
+    )
     await session.execute(_approval(len(jobs), len(told)), params)
     for name, value in approved.items():  # the loaded asset as it now is; nothing to flush
         set_committed_value(asset, name, value)
@@ -145,6 +150,7 @@ async def approve(
 
 _JOBS = cast(Table, PublishJob.__table__)
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+_AUDIT = cast(Table, AuditEvent.__table__)
 _JOB_COLUMNS = (  # what ``_job`` sets; the rest are the table's defaults
     "id",
     "tenant_id",
@@ -177,11 +183,15 @@ _APPROVE = (
 
 @functools.lru_cache(maxsize=64)
 def _approval(jobs: int, told: int) -> Update:
-    """The approval's writes as one statement (one round trip, not three): the asset's update,
-    with its jobs' rows and its outbox rows inserted by data-modifying CTEs. Built once per
-    shape (jobs, outbox rows), with bind parameters named ``job<n>_<column>`` and
-    ``told<n>_<column>`` (never a column's own name: the UPDATE would SET it too)."""
-    ctes = [insert(_OUTBOX).values([told_binds(n) for n in range(told)]).cte("told")]
+    """The approval's writes as one statement (one round trip, not four): the asset's update,
+    with its jobs' rows, its outbox rows and its audit row inserted by data-modifying CTEs.
+    Built once per shape (jobs, outbox rows), with bind parameters named ``job<n>_<column>``,
+    ``told<n>_<column>`` and ``audit_<column>`` (never a column's own name: the UPDATE would
+    SET it too)."""
+    ctes = [
+        insert(_OUTBOX).values([told_binds(n) for n in range(told)]).cte("told"),
+        insert(_AUDIT).values(audit.audit_binds()).cte("audited"),
+    ]
     if jobs:
         values = [
             {name: bindparam(f"job{n}_{name}", type_=_JOBS.c[name].type) for name in _JOB_COLUMNS}

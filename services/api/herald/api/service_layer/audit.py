@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import BindParameter, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.api.auth import Principal
@@ -36,21 +36,38 @@ def record(
     return event
 
 
-_INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]
+_AUDIT = cast(Table, AuditEvent.__table__)
+_AUDITED = (
+    "id",
+    "tenant_id",
+    "actor",
+    "actor_key_id",
+    "actor_role",
+    "action",
+    "subject_type",
+    "subject_id",
+    "details",
+)
 
 
-async def record_now(
-    session: AsyncSession,
+def audit_binds() -> dict[str, BindParameter[Any]]:
+    """The bind parameters of an audit row a prebuilt statement writes, by column (named
+    ``audit_<column>``, never a column's own name); ``audit_params`` fills them."""
+    return {name: bindparam(f"audit_{name}", type_=_AUDIT.c[name].type) for name in _AUDITED}
+
+
+def audit_params(
     tenant_id: uuid.UUID,
     actor: Principal | str,
     action: str,
     subject_type: str,
     subject_id: uuid.UUID | None,
     **details: Any,
-) -> None:
-    """``record``, written at once by a prebuilt INSERT (no unit of work: the approval's way)."""
+) -> dict[str, Any]:
+    """``record``'s row as the values of ``audit_binds`` (the approval's way: its statement
+    writes the audit row with everything else)."""
     values = _values(tenant_id, actor, action, subject_type, subject_id, details)
-    await session.execute(_INSERT, values)
+    return {f"audit_{name}": values[name] for name in _AUDITED}
 
 
 def _values(
