@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, insert, update
+from sqlalchemy import BindParameter, Table, Update, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,6 +21,7 @@ from herald.api.domain.review import NotAllowed, ReviewCommand, next_status
 from herald.api.schemas import AssetIn, AssetPatch
 from herald.api.service_layer import audit, job_control
 from herald.api.service_layer.errors import Invalid, NotFound, Refused
+from herald.common.db.bound_rows import bound_rows
 from herald.common.db.models import Asset, AuditEvent, OutboxMessage, PublishJob
 from herald.common.domain.asset_states import AssetStatus
 from herald.common.domain.job_commands import CancelEffect, cancel_effect
@@ -28,7 +29,7 @@ from herald.common.domain.job_states import JobStatus
 from herald.common.events import AssetApproved, Envelope, Event, PublishRequested
 from herald.common.ids import new_id
 from herald.common.live_updates import change_envelope, job_change
-from herald.common.outbox import message_of, told_binds, told_params
+from herald.common.outbox import TOLD, message_of, told_binds, told_params
 
 
 @dataclass
@@ -181,23 +182,25 @@ _APPROVE = (
 )
 
 
+def _job_binds(n: int) -> dict[str, BindParameter[Any]]:
+    return {name: bindparam(f"job{n}_{name}", type_=_JOBS.c[name].type) for name in _JOB_COLUMNS}
+
+
 @functools.lru_cache(maxsize=64)
 def _approval(jobs: int, told: int) -> Update:
     """The approval's writes as one statement (one round trip, not four): the asset's update,
     with its jobs' rows, its outbox rows and its audit row inserted by data-modifying CTEs.
-    Built once per shape (jobs, outbox rows), with bind parameters named ``job<n>_<column>``,
-    ``told<n>_<column>`` and ``audit_<column>`` (never a column's own name: the UPDATE would
-    SET it too)."""
+    Built once per shape (jobs, outbox rows), and compiled once too (``bound_rows``), with
+    bind parameters named ``job<n>_<column>``, ``told<n>_<column>`` and ``audit_<column>``
+    (never a column's own name: the UPDATE would SET it too)."""
+    told_rows = bound_rows([told_binds(n) for n in range(told)])
     ctes = [
-        insert(_OUTBOX).values([told_binds(n) for n in range(told)]).cte("told"),
+        insert(_OUTBOX).from_select(list(TOLD), told_rows).cte("told"),
         insert(_AUDIT).values(audit.audit_binds()).cte("audited"),
     ]
     if jobs:
-        values = [
-            {name: bindparam(f"job{n}_{name}", type_=_JOBS.c[name].type) for name in _JOB_COLUMNS}
-            for n in range(jobs)
-        ]
-        ctes.insert(0, insert(_JOBS).values(values).cte("jobs"))
+        job_rows = bound_rows([_job_binds(n) for n in range(jobs)])
+        ctes.insert(0, insert(_JOBS).from_select(list(_JOB_COLUMNS), job_rows).cte("jobs"))
     return _APPROVE.add_cte(*ctes)
 
 
