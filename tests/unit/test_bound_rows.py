@@ -3,10 +3,10 @@ it has a cache key, and an INSERT of several VALUES rows has none."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import BindParameter, Table, bindparam, insert
 
 from herald.api.service_layer import assets
 from herald.common.db.bound_rows import bound_rows
@@ -33,5 +33,5 @@ def test_no_rows_is_refused() -> None:
 
 
 def test_one_row_is_a_plain_select() -> None:
-    row = {"a": bindparam("a"), "b": bindparam("b")}
+    row: dict[str, BindParameter[Any]] = {"a": bindparam("a"), "b": bindparam("b")}
     assert str(bound_rows([row])) == "SELECT :a AS anon_1, :b AS anon_2"
