@@ -7,18 +7,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from faststream.nats import NatsBroker
 from sqlalchemy import select
 
 from herald.common.db.engine import Database
 from herald.common.db.models import (
     Asset,
+    Channel,
     OutboxMessage,
     PublishAttempt,
     PublishJob,
     RateLimitBucket,
 )
 from herald.common.domain.job_states import JobStatus
+from herald.common.errors import RetryLater
 from herald.common.ids import new_id
 from herald.common.outbox import OutboxRelay
 from herald.common.runtime import Runtime
@@ -332,3 +335,59 @@ async def test_a_success_after_a_cancel_mid_call_stands(db: Database, job_rows: 
         job = await session.get_one(PublishJob, job_rows.job_id)
     assert (job.status, job.external_id) == ("succeeded", "post-2")
     assert await _outbox_of(db, told) == ["herald.test.1", "herald.test.2"]
+
+
+async def _more_jobs(db: Database, rows: JobRows, n: int) -> list[uuid.UUID]:
+    """``n`` more queued jobs on ``rows``' channel, each of its own asset."""
+    jobs = [new_id() for _ in range(n)]
+    async with db.transaction() as session:
+        for job in jobs:
+            asset = new_id()
+            session.add(
+                Asset(
+                    id=asset,
+                    tenant_id=rows.tenant_id,
+                    title="t",
+                    body="b",
+                    media=[],
+                    channel_ids=[rows.channel_id],
+                    status="approved",
+                )
+            )
+            await session.flush()
+            session.add(
+                PublishJob(
+                    id=job,
+                    tenant_id=rows.tenant_id,
+                    asset_id=asset,
+                    channel_id=rows.channel_id,
+                    platform="sandbox",
+                    status=JobStatus.QUEUED,
+                )
+            )
+    return jobs
+
+
+@pytest.mark.parametrize("tenant_cap", [0, 10])
+async def test_first_claims_racing_on_a_new_channel_admit_one_and_never_deadlock(
+    db: Database, job_rows: JobRows, settings: HeraldSettings, tenant_cap: int
+) -> None:
+    """Eight claims of one new channel's jobs at once (its bucket made by the first), with and
+    without the tenant cap: locks are taken job, bucket, tenant in every path, so none
+    deadlocks; the channel's limit (one call a minute) admits exactly one."""
+    async with db.transaction() as session:
+        channel = await session.get_one(Channel, job_rows.channel_id)
+        channel.config = {
+            **channel.config,
+            "rate_limit": {"per_period": 1, "period_s": 60, "burst": 1},
+        }
+    jobs = [job_rows.job_id, *await _more_jobs(db, job_rows, 7)]
+    async with httpx.AsyncClient() as client:
+        claims = _claims(db, settings, client, tenant_cap=tenant_cap)
+        outcomes = await asyncio.gather(
+            *(claims.take(job, "normal", 1) for job in jobs), return_exceptions=True
+        )
+    taken = [o for o in outcomes if isinstance(o, tuple)]
+    waiting = [o for o in outcomes if isinstance(o, RetryLater)]
+    assert len(taken) == 1, outcomes
+    assert len(waiting) == 7 and all(w.reason == "rate_limited" for w in waiting), outcomes

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -68,10 +68,11 @@ class Claims:
                 if isinstance(ready, Refusal):  # finished or leased: settled before fairness
                     self._refused(job_id, ready)
                     return None
+                ready = await self._bucket_first(session, ready)
                 if await self._park_if_refused(session, ready, now, parked):
                     return None
                 if self.settings.tenant_concurrency:
-                    await self._tenant_room(session, ready, priority, now)
+                    ready = await self._tenant_room(session, ready, priority, now)
                 wait_s, moved = await self._admit(session, ready)
                 if wait_s is None:
                     return await self._claim(session, ready, now, moved)
@@ -127,12 +128,27 @@ class Claims:
         log.info("publish.parked_for_auth", job_id=str(ready.job_id))
         return True
 
+    async def _bucket_first(self, session: AsyncSession, ready: Claimable) -> Claimable:
+        """The channel's bucket, locked, before any other lock: the lock's statement took it
+        when it exists; a channel's first claim makes it now. Locks are always taken in one
+        order (job, bucket, tenant): claims racing on a new channel cannot deadlock."""
+        if ready.bucket is not None or ready.platform not in self.adapters:
+            return ready
+        key = rate_limit_store.channel_key(ready.channel_id)
+        return replace(ready, bucket=await rate_limit_store.lock(session, key))
+
     async def _tenant_room(
         self, session: AsyncSession, ready: Claimable, priority: str, now: datetime
-    ) -> None:
-        running = await job_store.tenant_running(session, ready.tenant_id, now)
+    ) -> Claimable:
+        """Raise ``TenantBusy`` when the tenant is at its cap; else the job, its admission
+        clock read once the tenant's lock was granted (a wait for it is not counted as
+        earlier time)."""
+        running, at = await job_store.tenant_running_at(session, ready.tenant_id, now)
         if not has_room(running, self.settings.tenant_concurrency, priority):
             raise TenantBusy(ready.job_id)
+        if ready.bucket is None:
+            return ready
+        return replace(ready, bucket=replace(ready.bucket, now=at))
 
     async def _admit(
         self, session: AsyncSession, ready: Claimable
@@ -144,7 +160,7 @@ class Claims:
             return None, None  # the attempt fails as unknown_platform; no limit to honour
         limit = effective_rate_limit(adapter.info, ready.channel.config)
         key = rate_limit_store.channel_key(ready.channel_id)
-        locked = ready.bucket or await rate_limit_store.lock(session, key)
+        locked = ready.bucket or await rate_limit_store.lock(session, key)  # set by _bucket_first
         decision, moved = rate_limit_store.decide(key, locked, limit, ready.rate_slot_at)
         if decision.allowed:
             return None, moved

@@ -62,8 +62,16 @@ _LOCKED_JOB = aliased(
     select(PublishJob).where(PublishJob.id == bindparam("job_id")).with_for_update().cte("job"),
 )
 _BUCKET = rate_limit_store.locked_bucket(_LOCKED_JOB.channel_id)
-_LOCK_CLAIMABLE = (
-    select(_LOCKED_JOB, Channel, Asset, _BUCKET.c.tat, _BUCKET.c.sent_tat, _BUCKET.c.now)
+_LOCK_CLAIMABLE = (  # the clock in the outer select list: read once both locks are granted
+    select(
+        _LOCKED_JOB,
+        Channel,
+        Asset,
+        _BUCKET.c.tat,
+        _BUCKET.c.sent_tat,
+        _BUCKET.c.found,
+        func.clock_timestamp(),
+    )
     .join(Channel, Channel.id == _LOCKED_JOB.channel_id)
     .join(Asset, Asset.id == _LOCKED_JOB.asset_id)
     .outerjoin(_BUCKET, true())
@@ -199,7 +207,7 @@ _RECORD_SUCCESS = select(_JOB_DONE.c.id).add_cte(
 _TENANT_LOCK = select(
     func.pg_advisory_xact_lock(func.hashtextextended(bindparam("tenant"), TENANT_LOCKS))
 )
-_TENANT_RUNNING = select(func.count()).where(
+_TENANT_RUNNING = select(func.count(), func.clock_timestamp()).where(
     _JOBS.c.tenant_id == bindparam("tenant_id"),
     _JOBS.c.status == JobStatus.PROCESSING,
     _JOBS.c.lease_expires_at > bindparam("now"),
@@ -249,11 +257,11 @@ class Claimable:
     status: JobStatus
     channel: Channel
     asset: Asset
+    version: int
+    attempts: int  # 0: this is its first claim
+    attempt_base: int
+    cancel_requested: bool
     bucket: Locked | None = None
-    version: int = 0
-    attempts: int = 0
-    attempt_base: int = 0
-    cancel_requested: bool = False
 
 
 async def lock_claimable(
@@ -266,7 +274,7 @@ async def lock_claimable(
     row = (await session.execute(_LOCK_CLAIMABLE, {"job_id": job_id})).first()
     if row is None:
         return refuse_claim(None, None, None, now)
-    job, channel, asset, tat, sent_tat, bucket_now = row
+    job, channel, asset, tat, sent_tat, found, clock = row
     status = JobStatus(job.status)
     expired = status is JobStatus.PROCESSING and (job.lease_expires_at or now) < now
     due = job.next_attempt_at is None or job.next_attempt_at <= now
@@ -281,11 +289,11 @@ async def lock_claimable(
             status,
             channel,
             asset,
-            bucket=Locked(tat, sent_tat, bucket_now) if bucket_now is not None else None,
-            version=job.version,
-            attempts=job.attempts,
-            attempt_base=job.attempt_base,
-            cancel_requested=job.cancel_requested_at is not None,
+            job.version,
+            job.attempts,
+            job.attempt_base,
+            job.cancel_requested_at is not None,
+            bucket=Locked(tat, sent_tat, clock) if found else None,
         )
     return refuse_claim(status, job.lease_expires_at, job.next_attempt_at, now)
 
@@ -533,9 +541,16 @@ async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease
 async def tenant_running(session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> int:
     """How many jobs the tenant has in flight, counted under a per-tenant transaction lock (so
     concurrent claims of one tenant see each other)."""
+    return (await tenant_running_at(session, tenant_id, now))[0]
+
+
+async def tenant_running_at(
+    session: AsyncSession, tenant_id: uuid.UUID, now: datetime
+) -> tuple[int, datetime]:
+    """``tenant_running``, and the database's clock once the tenant's lock was granted."""
     await session.execute(_TENANT_LOCK, {"tenant": str(tenant_id)})
-    running = await session.scalar(_TENANT_RUNNING, {"tenant_id": tenant_id, "now": now})
-    return int(running or 0)
+    row = (await session.execute(_TENANT_RUNNING, {"tenant_id": tenant_id, "now": now})).one()
+    return int(row[0] or 0), row[1]
 
 
 async def mark_reauth_required(

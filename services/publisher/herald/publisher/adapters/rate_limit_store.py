@@ -65,15 +65,26 @@ class Locked:
     now: datetime
 
 
+CHANNEL_KEY = "channel:"
+"""The prefix of a channel's bucket key (``channel_key``; ``locked_bucket`` builds it in SQL)."""
+
+
 def channel_key(channel_id: uuid.UUID) -> str:
     """The bucket of a channel's calls."""
-    return f"channel:{channel_id}"
+    return f"{CHANNEL_KEY}{channel_id}"
 
 
 def locked_bucket(channel_id: ColumnElement[Any] | InstrumentedAttribute[Any]) -> LateralFromClause:
     """The channel's bucket, locked, for a statement that reads the channel's job (no row: the
-    channel has never been admitted; ``admit_request`` makes its bucket)."""
-    return _locked(literal("channel:") + cast(channel_id, String)).lateral("bucket")
+    channel has never been admitted; ``lock`` makes its bucket). Its ``found`` column says a
+    row came; the statement reads the clock in its own select list, which is computed after
+    this lock is granted (a clock inside the locked select would be read before it)."""
+    return (
+        select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat, literal(True).label("found"))
+        .where(_BUCKETS.c.key == literal(CHANNEL_KEY) + cast(channel_id, String))
+        .with_for_update()
+        .lateral("bucket")
+    )
 
 
 def decide(
@@ -94,8 +105,9 @@ def decide(
 async def lock(session: AsyncSession, key: str) -> Locked:
     """Read the bucket under its row lock, made first if it is the key's first request.
 
-    Time is the database's clock *after* the row lock is granted: a request that queued behind
-    others must not be judged as of the moment it started waiting.
+    Time is the database's clock as the row is read; PostgreSQL computes it before the lock is
+    granted, and again only when the holder changed the row. Callers that wait on other locks
+    afterwards pass a later clock to ``decide`` (the claim does: ``Claims._take``).
     """
     row = (await session.execute(_LOCKED, {"bucket": key})).first()
     if row is None:  # the key's first request: its bucket is made (once, whoever races)
