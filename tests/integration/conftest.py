@@ -12,6 +12,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.credentials import CredentialBox
 from herald.common.db.engine import Database
@@ -104,29 +105,46 @@ async def add_job_rows(db: Database, credential_keys: str) -> JobRows:
                 credentials_key_id=sealed.key_id,
             )
         )
-        session.add(
-            Asset(
-                id=rows.asset_id,
-                tenant_id=rows.tenant_id,
-                title="t",
-                body="b",
-                media=[],
-                channel_ids=[rows.channel_id],
-                status="approved",
-            )
-        )
         await session.flush()
-        session.add(
-            PublishJob(
-                id=rows.job_id,
-                tenant_id=rows.tenant_id,
-                asset_id=rows.asset_id,
-                channel_id=rows.channel_id,
-                platform="sandbox",
-                status=JobStatus.QUEUED,
-            )
-        )
+        await queue_job(session, rows, rows.asset_id, rows.job_id)
     return rows
+
+
+async def queue_job(
+    session: AsyncSession, rows: JobRows, asset_id: uuid.UUID, job_id: uuid.UUID
+) -> None:
+    """An approved asset on ``rows``' channel and its queued sandbox job."""
+    session.add(
+        Asset(
+            id=asset_id,
+            tenant_id=rows.tenant_id,
+            title="t",
+            body="b",
+            media=[],
+            channel_ids=[rows.channel_id],
+            status="approved",
+        )
+    )
+    await session.flush()
+    session.add(
+        PublishJob(
+            id=job_id,
+            tenant_id=rows.tenant_id,
+            asset_id=asset_id,
+            channel_id=rows.channel_id,
+            platform="sandbox",
+            status=JobStatus.QUEUED,
+        )
+    )
+
+
+async def add_queued_jobs(db: Database, rows: JobRows, n: int) -> list[uuid.UUID]:
+    """``n`` more queued jobs on ``rows``' channel, each of its own asset."""
+    jobs = [new_id() for _ in range(n)]
+    async with db.transaction() as session:
+        for job in jobs:
+            await queue_job(session, rows, new_id(), job)
+    return jobs
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ more."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -56,6 +57,21 @@ async def _asset(
     return asset
 
 
+async def _written(
+    db: Database, asset_id: uuid.UUID
+) -> tuple[Asset | None, Sequence[PublishJob], Sequence[AuditEvent]]:
+    """The asset as stored, its jobs and its audit rows."""
+    async with db.transaction() as session:
+        asset = await session.get(Asset, asset_id)
+        jobs = (
+            await session.scalars(select(PublishJob).where(PublishJob.asset_id == asset_id))
+        ).all()
+        audited = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.subject_id == asset_id))
+        ).all()
+    return asset, jobs, audited
+
+
 async def test_an_approval_reads_once_and_writes_once(db: Database) -> None:
     tenant, channels = await _tenant_with_channels(db, ["sandbox", "mastodon"])
     asset_id = await _asset(db, tenant, channels)
@@ -68,18 +84,12 @@ async def test_an_approval_reads_once_and_writes_once(db: Database) -> None:
     assert len(statements) == 2, statements
     assert statements[0].lstrip().startswith("SELECT") and "FOR UPDATE OF assets" in statements[0]
     assert statements[1].lstrip().startswith("WITH jobs AS")
+    asset, jobs, audited = await _written(db, asset_id)
     async with db.transaction() as session:
-        asset = await session.get(Asset, asset_id)
-        jobs = (
-            await session.scalars(select(PublishJob).where(PublishJob.asset_id == asset_id))
-        ).all()
         told = (
             await session.scalars(
                 select(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in view.staged]))
             )
-        ).all()
-        audited = (
-            await session.scalars(select(AuditEvent).where(AuditEvent.subject_id == asset_id))
         ).all()
     assert asset is not None and asset.status == "approved" and asset.version == 2
     assert asset.approved_at == now
@@ -129,12 +139,5 @@ async def test_another_tenants_channel_is_not_read_and_the_approval_writes_nothi
 
     assert refused.value.code == "asset_not_approvable"
     assert str(theirs) in str(refused.value.detail)
-    async with db.transaction() as session:
-        asset = await session.get(Asset, asset_id)
-        jobs = (
-            await session.scalars(select(PublishJob).where(PublishJob.asset_id == asset_id))
-        ).all()
-        audited = (
-            await session.scalars(select(AuditEvent).where(AuditEvent.subject_id == asset_id))
-        ).all()
+    asset, jobs, audited = await _written(db, asset_id)
     assert asset is not None and asset.status == "submitted" and jobs == [] and audited == []

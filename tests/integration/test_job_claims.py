@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from herald.common.db.engine import Database
 from herald.common.db.models import (
-    Asset,
     Channel,
     OutboxMessage,
     PublishAttempt,
@@ -32,7 +31,7 @@ from herald.publisher.adapters.platforms.sandbox import SandboxAdapter
 from herald.publisher.claims import Claims
 from herald.publisher.domain.claims import Refusal
 from herald.publisher.settings import PublisherSettings
-from tests.integration.conftest import JobRows, recorded_statements
+from tests.integration.conftest import JobRows, add_queued_jobs, recorded_statements
 
 
 async def _claim(db: Database, rows: JobRows, worker: str, now: datetime) -> Claim | Refusal:
@@ -127,14 +126,14 @@ async def test_retrying_job_is_not_claimed_before_it_is_due(
 async def test_tenant_running_counts_live_leases_only(db: Database, job_rows: JobRows) -> None:
     now = datetime.now(UTC)
     async with db.transaction() as session:
-        assert await job_store.tenant_running(session, job_rows.tenant_id, now) == 0
+        assert (await job_store.tenant_running(session, job_rows.tenant_id, now))[0] == 0
     claimed = await _claim(db, job_rows, "w", now)
     assert isinstance(claimed, Claim)
     async with db.transaction() as session:
-        assert await job_store.tenant_running(session, job_rows.tenant_id, now) == 1
+        assert (await job_store.tenant_running(session, job_rows.tenant_id, now))[0] == 1
         later = now + timedelta(seconds=61)  # the lease ran out: its worker is gone
-        assert await job_store.tenant_running(session, job_rows.tenant_id, later) == 0
-        assert await job_store.tenant_running(session, uuid.uuid4(), now) == 0
+        assert (await job_store.tenant_running(session, job_rows.tenant_id, later))[0] == 0
+        assert (await job_store.tenant_running(session, uuid.uuid4(), now))[0] == 0
 
 
 def _claims(
@@ -180,30 +179,7 @@ async def test_a_first_claim_is_two_statements(
     bucket's move) in one statement each; it was six. What it writes is what it returns.
     (A tenant cap adds its lock and its count: the count must see every claim committed
     before the lock was granted, so it cannot share the lock's statement and snapshot.)"""
-    second, its_asset = new_id(), new_id()
-    async with db.transaction() as session:
-        session.add(
-            Asset(
-                id=its_asset,
-                tenant_id=job_rows.tenant_id,
-                title="t",
-                body="b",
-                media=[],
-                channel_ids=[job_rows.channel_id],
-                status="approved",
-            )
-        )
-        await session.flush()
-        session.add(
-            PublishJob(
-                id=second,
-                tenant_id=job_rows.tenant_id,
-                asset_id=its_asset,
-                channel_id=job_rows.channel_id,
-                platform="sandbox",
-                status=JobStatus.QUEUED,
-            )
-        )
+    (second,) = await add_queued_jobs(db, job_rows, 1)
     async with httpx.AsyncClient() as client:
         claims = _claims(db, settings, client, tenant_cap=0)
         assert await claims.take(job_rows.job_id, "normal", 1) is not None  # makes the bucket
@@ -337,37 +313,6 @@ async def test_a_success_after_a_cancel_mid_call_stands(db: Database, job_rows: 
     assert await _outbox_of(db, told) == ["herald.test.1", "herald.test.2"]
 
 
-async def _more_jobs(db: Database, rows: JobRows, n: int) -> list[uuid.UUID]:
-    """``n`` more queued jobs on ``rows``' channel, each of its own asset."""
-    jobs = [new_id() for _ in range(n)]
-    async with db.transaction() as session:
-        for job in jobs:
-            asset = new_id()
-            session.add(
-                Asset(
-                    id=asset,
-                    tenant_id=rows.tenant_id,
-                    title="t",
-                    body="b",
-                    media=[],
-                    channel_ids=[rows.channel_id],
-                    status="approved",
-                )
-            )
-            await session.flush()
-            session.add(
-                PublishJob(
-                    id=job,
-                    tenant_id=rows.tenant_id,
-                    asset_id=asset,
-                    channel_id=rows.channel_id,
-                    platform="sandbox",
-                    status=JobStatus.QUEUED,
-                )
-            )
-    return jobs
-
-
 @pytest.mark.parametrize("tenant_cap", [0, 10])
 async def test_first_claims_racing_on_a_new_channel_admit_one_and_never_deadlock(
     db: Database, job_rows: JobRows, settings: HeraldSettings, tenant_cap: int
@@ -381,7 +326,7 @@ async def test_first_claims_racing_on_a_new_channel_admit_one_and_never_deadlock
             **channel.config,
             "rate_limit": {"per_period": 1, "period_s": 60, "burst": 1},
         }
-    jobs = [job_rows.job_id, *await _more_jobs(db, job_rows, 7)]
+    jobs = [job_rows.job_id, *await add_queued_jobs(db, job_rows, 7)]
     async with httpx.AsyncClient() as client:
         claims = _claims(db, settings, client, tenant_cap=tenant_cap)
         outcomes = await asyncio.gather(

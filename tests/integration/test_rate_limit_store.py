@@ -7,12 +7,24 @@ import itertools
 import uuid
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from herald.common.db.engine import Database
 from herald.common.platforms import RateLimit
-from herald.publisher.adapters.rate_limit_store import admit_request
+from herald.publisher.adapters import rate_limit_store
 from herald.publisher.domain.rate_limits import SAFETY, Admission
 
 LIMIT = RateLimit(per_period=10, period_s=1, burst=3)
+
+
+async def admit_request(
+    session: AsyncSession, key: str, limit: RateLimit, reserved: datetime | None
+) -> tuple[Admission, datetime]:
+    """The claim's admission: the bucket locked (made first), decided, moved."""
+    locked = await rate_limit_store.lock(session, key)
+    decision, moved = rate_limit_store.decide(key, locked, limit, reserved)
+    await rate_limit_store.move(session, moved)
+    return decision, locked.now
 
 
 async def _admit(db: Database, key: str) -> tuple[Admission, datetime]:

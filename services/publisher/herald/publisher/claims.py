@@ -143,7 +143,7 @@ class Claims:
         """Raise ``TenantBusy`` when the tenant is at its cap; else the job, its admission
         clock read once the tenant's lock was granted (a wait for it is not counted as
         earlier time)."""
-        running, at = await job_store.tenant_running_at(session, ready.tenant_id, now)
+        running, at = await job_store.tenant_running(session, ready.tenant_id, now)
         if not has_room(running, self.settings.tenant_concurrency, priority):
             raise TenantBusy(ready.job_id)
         if ready.bucket is None:
@@ -155,12 +155,11 @@ class Claims:
     ) -> tuple[float | None, dict[str, object] | None]:
         """No wait when the channel's limit admits the call now, with the bucket's move for
         the claim to write; else the wait (slot reserved, the bucket's move written)."""
-        adapter = self.adapters.get(ready.platform)
-        if adapter is None:
+        adapter, locked = self.adapters.get(ready.platform), ready.bucket
+        if adapter is None or locked is None:  # no bucket without an adapter (_bucket_first)
             return None, None  # the attempt fails as unknown_platform; no limit to honour
         limit = effective_rate_limit(adapter.info, ready.channel.config)
         key = rate_limit_store.channel_key(ready.channel_id)
-        locked = ready.bucket or await rate_limit_store.lock(session, key)  # set by _bucket_first
         decision, moved = rate_limit_store.decide(key, locked, limit, ready.rate_slot_at)
         if decision.allowed:
             return None, moved

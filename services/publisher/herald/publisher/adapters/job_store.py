@@ -538,16 +538,12 @@ async def extend_lease(session: AsyncSession, claim: Claim, now: datetime, lease
     return (await session.execute(_EXTEND_LEASE, ours)).first() is not None
 
 
-async def tenant_running(session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> int:
-    """How many jobs the tenant has in flight, counted under a per-tenant transaction lock (so
-    concurrent claims of one tenant see each other)."""
-    return (await tenant_running_at(session, tenant_id, now))[0]
-
-
-async def tenant_running_at(
+async def tenant_running(
     session: AsyncSession, tenant_id: uuid.UUID, now: datetime
 ) -> tuple[int, datetime]:
-    """``tenant_running``, and the database's clock once the tenant's lock was granted."""
+    """How many jobs the tenant has in flight, counted under a per-tenant transaction lock (so
+    concurrent claims of one tenant see each other), and the database's clock once that lock
+    was granted."""
     await session.execute(_TENANT_LOCK, {"tenant": str(tenant_id)})
     row = (await session.execute(_TENANT_RUNNING, {"tenant_id": tenant_id, "now": now})).one()
     return int(row[0] or 0), row[1]

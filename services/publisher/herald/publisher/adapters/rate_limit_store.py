@@ -2,7 +2,7 @@
 
 A claim reads its channel's bucket, locked, in the statement that locks its job
 (``locked_bucket``), and writes the bucket's move in the statement that claims it
-(``MOVED``); a caller with no such statements admits with ``admit_request``.
+(``MOVED``, ``move`` when the claim is not made); ``lock`` makes a channel's first bucket.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import cast as typed
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     String,
     Table,
     bindparam,
@@ -38,15 +37,11 @@ from herald.publisher.domain.rate_limits import Admission, Bucket, admit
 _BUCKETS = typed(Table, RateLimitBucket.__table__)  # Core: no session to synchronize
 
 
-def _locked(key: ColumnElement[Any]) -> Select[tuple[datetime | None, datetime | None, datetime]]:
-    return (
-        select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat, func.clock_timestamp().label("now"))
-        .where(_BUCKETS.c.key == key)
-        .with_for_update()
-    )
-
-
-_LOCKED = _locked(bindparam("bucket"))
+_LOCKED = (
+    select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat, func.clock_timestamp().label("now"))
+    .where(_BUCKETS.c.key == bindparam("bucket"))
+    .with_for_update()
+)
 _MADE = insert(_BUCKETS).values(key=bindparam("bucket"), tat=None).on_conflict_do_nothing()
 MOVED = (
     update(_BUCKETS)
@@ -120,14 +115,3 @@ async def move(session: AsyncSession, moved: dict[str, object] | None) -> None:
     """Store the bucket's new state (``decide``'s parameters; None: unchanged)."""
     if moved is not None:
         await session.execute(MOVED, moved)
-
-
-async def admit_request(
-    session: AsyncSession, key: str, limit: RateLimit, reserved: datetime | None
-) -> tuple[Admission, datetime]:
-    """Admit or reserve inside the caller's transaction; returns the decision and the time it
-    was taken at."""
-    locked = await lock(session, key)
-    decision, moved = decide(key, locked, limit, reserved)
-    await move(session, moved)
-    return decision, locked.now
