@@ -20,6 +20,7 @@ import nats.errors
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from herald.cli.infra.nats_server import NatsCluster, NatsServer
 from herald.common.db.engine import Database
@@ -63,7 +64,7 @@ class Result:
     recovered: dict[str, int] = field(default_factory=dict)
     faults: list[tuple[float, str]] = field(default_factory=list)
     drain_s: float = 0.0  # from the start of the last fault to the last job finished
-    takeovers: int = 0  # attempts a dead or paused worker left open, reconciled by another
+    takeovers: int = 0  # attempts still open (a dead or paused worker's) when another began
 
     @property
     def clean(self) -> bool:
@@ -325,8 +326,18 @@ async def _count(db: Database, installation: Installation, accounts: list[str]) 
         reasons = Counter(
             str(Envelope.model_validate_json(p).data.get("reason")) for p in recovered
         )
+        # a takeover: an attempt still open when the job's next began (a retry starts after
+        # its predecessor closed). Its outcome is no mark: a paused worker's late result
+        # replaces the new holder's "uncertain"
+        earlier, later = aliased(PublishAttempt), aliased(PublishAttempt)
         takeovers = await session.scalar(
-            select(func.count()).where(PublishAttempt.outcome == "uncertain")
+            select(func.count())
+            .select_from(earlier)
+            .join(
+                later,
+                (later.job_id == earlier.job_id) & (later.number == earlier.number + 1),
+            )
+            .where((earlier.finished_at.is_(None)) | (earlier.finished_at >= later.started_at))
         )
     posts: dict[str, dict[str, Any]] = {}
     deliveries = 0

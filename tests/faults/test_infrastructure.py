@@ -39,7 +39,10 @@ async def installation(infra_dir: Path) -> AsyncIterator[Installation]:
 
 async def _survives(installation: Installation, plan: Plan) -> Result:
     result = await run(installation, plan)
-    print(f"\n{result.faults} → drained {result.drain_s:.1f} s after the last fault")
+    print(
+        f"\n{result.faults} → drained {result.drain_s:.1f} s after the last fault,"
+        f" {result.takeovers} taken over"
+    )
     assert result.faults, "the fault really happened"
     assert (result.jobs, result.succeeded, result.posts) == (plan.jobs, plan.jobs, plan.jobs)
     assert (result.duplicates, result.lost, result.contradicted) == (0, 0, 0)

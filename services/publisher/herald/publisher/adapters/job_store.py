@@ -163,7 +163,18 @@ _CLOSED: dict[str, object] = {
 _CLOSE_SUCCEEDED = (
     update(_ATTEMPTS)
     .where(_ATTEMPTS.c.id == bindparam("attempt_id"))
-    .values({**_CLOSED, "external_id": bindparam("to_external_id")})
+    .values(
+        {
+            **_CLOSED,
+            "external_id": bindparam("to_external_id"),
+            # a late success (the worker was taken over mid-call) replaces the new holder's
+            # guess (uncertain, worker_lost) with what happened: no error stays behind
+            "error_class": null(),
+            "error_code": null(),
+            "error_message": null(),
+            "http_status": null(),
+        }
+    )
 )
 _CLOSE_FAILED = (
     update(_ATTEMPTS)
