@@ -61,3 +61,16 @@ async def test_autocommit_runs_each_statement_alone_and_gives_back_a_transaction
         assert together[0] == together[1], "the pooled connection is transactional again"
     finally:
         await db.dispose()
+
+
+async def test_a_health_check_answers_while_work_holds_every_pooled_connection(
+    database_url: str,
+) -> None:
+    """A saturated instance is busy, not cut off from PostgreSQL: its probe does not queue
+    behind the pool (it would wait pool_timeout, 30 s, and report the database down)."""
+    db = Database(database_url, pool_size=2)
+    try:
+        async with db.engine.connect(), db.engine.connect():  # the whole pool is at work
+            await asyncio.wait_for(db.ping(), timeout=5)
+    finally:
+        await db.dispose()

@@ -55,6 +55,16 @@ class Database:
         )
         event.listen(self.engine.sync_engine.pool, "checkout", _refuse_closed)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # health checks on a connection of their own: behind a busy fixed pool they would wait
+        # for work to give one back, and a saturated instance would report PostgreSQL down
+        self._probe: AsyncEngine = create_async_engine(
+            url,
+            pool_size=1,
+            max_overflow=0,
+            hide_parameters=True,
+            connect_args={"server_settings": {"application_name": f"{application_name}-probe"}},
+        )
+        event.listen(self._probe.sync_engine.pool, "checkout", _refuse_closed)
 
     @asynccontextmanager
     async def transaction(self, tenant: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
@@ -80,8 +90,10 @@ class Database:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        """PostgreSQL answers, on the health checks' own connection (never queued behind work)."""
+        async with self._probe.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        await self._probe.dispose()
