@@ -7,6 +7,7 @@ pairs each entry with its adapter.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 
 from herald.common.url_guard import UnsafeUrl, check_url
@@ -186,6 +187,15 @@ def channel_rate_limit(config: dict[str, object]) -> RateLimit | None:
         and burst >= 1
     )
     return RateLimit(per_period, float(period_s), burst) if valid else None  # type: ignore[arg-type]
+
+
+CHANNEL_KEY = "channel:"
+"""The prefix of a channel's rate-limit bucket key (the publisher also builds it in SQL)."""
+
+
+def channel_key(channel_id: uuid.UUID) -> str:
+    """The rate-limit bucket of a channel's calls."""
+    return f"{CHANNEL_KEY}{channel_id}"
 
 
 def effective_rate_limit(platform: PlatformInfo, config: dict[str, object]) -> RateLimit:

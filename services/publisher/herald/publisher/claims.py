@@ -27,7 +27,7 @@ from herald.common.events import JobChanged
 from herald.common.ids import new_id
 from herald.common.live_updates import change_envelope, stage_change_now, stage_job_change
 from herald.common.outbox import message_of
-from herald.common.platforms import effective_rate_limit
+from herald.common.platforms import channel_key, effective_rate_limit
 from herald.common.runtime import Runtime
 from herald.publisher import metrics
 from herald.publisher.adapters import job_store, rate_limit_store
@@ -134,7 +134,7 @@ class Claims:
         order (job, bucket, tenant): claims racing on a new channel cannot deadlock."""
         if ready.bucket is not None or ready.platform not in self.adapters:
             return ready
-        key = rate_limit_store.channel_key(ready.channel_id)
+        key = channel_key(ready.channel_id)
         return replace(ready, bucket=await rate_limit_store.lock(session, key))
 
     async def _tenant_room(
@@ -159,7 +159,7 @@ class Claims:
         if adapter is None or locked is None:  # no bucket without an adapter (_bucket_first)
             return None, None  # the attempt fails as unknown_platform; no limit to honour
         limit = effective_rate_limit(adapter.info, ready.channel.config)
-        key = rate_limit_store.channel_key(ready.channel_id)
+        key = channel_key(ready.channel_id)
         decision, moved = rate_limit_store.decide(key, locked, limit, ready.rate_slot_at)
         if decision.allowed:
             return None, moved

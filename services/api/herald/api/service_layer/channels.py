@@ -22,7 +22,7 @@ from herald.common.credentials import CredentialBox
 from herald.common.db.models import Channel, OutboxMessage, PublishJob, RateLimitBucket
 from herald.common.domain.token_grants import refreshable_expiry
 from herald.common.ids import new_id
-from herald.common.platforms import CATALOG, config_problems, credential_problems
+from herald.common.platforms import CATALOG, channel_key, config_problems, credential_problems
 
 
 class AuthState(StrEnum):
@@ -176,5 +176,5 @@ async def delete(session: AsyncSession, tenant_id: uuid.UUID, channel_id: uuid.U
         )
     await session.execute(delete_rows(Channel).where(Channel.id == channel.id))
     await session.execute(
-        delete_rows(RateLimitBucket).where(RateLimitBucket.key == f"channel:{channel.id}")
+        delete_rows(RateLimitBucket).where(RateLimitBucket.key == channel_key(channel.id))
     )

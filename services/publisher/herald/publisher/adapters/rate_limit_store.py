@@ -7,7 +7,6 @@ A claim reads its channel's bucket, locked, in the statement that locks its job
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.selectable import LateralFromClause
 
 from herald.common.db.models import RateLimitBucket
-from herald.common.platforms import RateLimit
+from herald.common.platforms import CHANNEL_KEY, RateLimit
 from herald.publisher.domain.rate_limits import Admission, Bucket, admit
 
 # built once, with bind parameters (building costs more CPU than running them; job_store.py)
@@ -58,15 +57,6 @@ class Locked:
     tat: datetime | None
     sent_tat: datetime | None
     now: datetime
-
-
-CHANNEL_KEY = "channel:"
-"""The prefix of a channel's bucket key (``channel_key``; ``locked_bucket`` builds it in SQL)."""
-
-
-def channel_key(channel_id: uuid.UUID) -> str:
-    """The bucket of a channel's calls."""
-    return f"{CHANNEL_KEY}{channel_id}"
 
 
 def locked_bucket(channel_id: ColumnElement[Any] | InstrumentedAttribute[Any]) -> LateralFromClause:
