@@ -54,3 +54,21 @@ async def test_a_rolled_back_admission_leaves_the_bucket_as_it_was(db: Database)
         pass
     results = [(await _admit(db, key))[0].allowed for _ in range(4)]
     assert results == [True, True, True, False]
+
+
+async def test_the_clock_is_read_once_the_bucket_lock_is_granted(db: Database) -> None:
+    """A request that waited for the bucket's lock is judged as of when it got it, even when
+    the holder left the row as it was (PostgreSQL then does not read the row again)."""
+    key = f"channel:{uuid.uuid4()}"
+    await _admit(db, key)  # the bucket exists
+    async with db.transaction() as holder:
+        await rate_limit_store.lock(holder, key)
+
+        async def waiter() -> datetime:
+            async with db.transaction() as session:
+                return (await rate_limit_store.lock(session, key)).now
+
+        waiting = asyncio.create_task(waiter())
+        await asyncio.sleep(0.5)  # the waiter queues behind the lock
+        released = (await rate_limit_store.lock(holder, key)).now
+    assert await waiting >= released

@@ -36,11 +36,15 @@ from herald.publisher.domain.rate_limits import Admission, Bucket, admit
 _BUCKETS = typed(Table, RateLimitBucket.__table__)  # Core: no session to synchronize
 
 
-_LOCKED = (
-    select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat, func.clock_timestamp().label("now"))
+_ROW = (
+    select(_BUCKETS.c.tat, _BUCKETS.c.sent_tat)
     .where(_BUCKETS.c.key == bindparam("bucket"))
     .with_for_update()
+    .subquery("bucket")
 )
+# the clock in the outer select list: computed once the row lock is granted (inside the locked
+# select it would be read before a wait for the lock)
+_LOCKED = select(_ROW.c.tat, _ROW.c.sent_tat, func.clock_timestamp().label("now"))
 _MADE = insert(_BUCKETS).values(key=bindparam("bucket"), tat=None).on_conflict_do_nothing()
 MOVED = (
     update(_BUCKETS)
@@ -90,9 +94,9 @@ def decide(
 async def lock(session: AsyncSession, key: str) -> Locked:
     """Read the bucket under its row lock, made first if it is the key's first request.
 
-    Time is the database's clock as the row is read; PostgreSQL computes it before the lock is
-    granted, and again only when the holder changed the row. Callers that wait on other locks
-    afterwards pass a later clock to ``decide`` (the claim does: ``Claims._take``).
+    Time is the database's clock once the row lock is granted: a request that queued behind
+    others is not judged as of the moment it started waiting. Callers that wait on other locks
+    afterwards pass a later clock to ``decide`` (the claim does: ``Claims._tenant_room``).
     """
     row = (await session.execute(_LOCKED, {"bucket": key})).first()
     if row is None:  # the key's first request: its bucket is made (once, whoever races)
