@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -59,11 +60,15 @@ async def files() -> AsyncIterator[str]:
 
 @contextmanager
 def recorded_statements(db: Database) -> Iterator[list[str]]:
-    """The SQL of every statement ``db`` sends while the block runs (to count round trips)."""
+    """The SQL of every statement ``db`` sends for this task while the block runs (to count
+    round trips). Other tasks' statements are not the block's: e.g. an earlier test's relay
+    writing its lingering sent marks."""
     seen: list[str] = []
+    task = asyncio.current_task()
 
     def record(*args: object) -> None:
-        seen.append(str(args[2]))
+        if asyncio.current_task() is task:
+            seen.append(str(args[2]))
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:

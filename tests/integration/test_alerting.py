@@ -85,7 +85,11 @@ async def _alerts_of(db: Database, tenant_id: uuid.UUID) -> list[Alert]:
 
 async def _events_about(db: Database, alert_id: uuid.UUID) -> list[str]:
     async with db.transaction() as session:
-        rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))
+        rows = await session.scalars(  # alert events only: other tests leave other rows
+            select(OutboxMessage)
+            .where(OutboxMessage.subject.like("herald.alerts.%"))
+            .order_by(OutboxMessage.created_at)
+        )
         envelopes = [Envelope.model_validate_json(row.payload) for row in rows]
     # the tenant's live updates (alert.changed) are tested in test_live_update_staging.py
     return [e.type for e in envelopes if e.subject_id == alert_id and e.type != "alert.changed"]
@@ -163,7 +167,11 @@ async def test_a_batch_of_successes_resolves_only_the_alerts_they_meet(
     assert await _events_about(db, alert.id) == ["alert.raised", "alert.resolved"]
     assert await _alerts_of(db, quiet.tenant_id) == []
     async with db.transaction() as session:
-        rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))
+        rows = await session.scalars(  # alert events only: other tests leave other rows
+            select(OutboxMessage)
+            .where(OutboxMessage.subject.like("herald.alerts.%"))
+            .order_by(OutboxMessage.created_at)
+        )
         envelopes = [(row.headers, Envelope.model_validate_json(row.payload)) for row in rows]
     resolved = [h for h, e in envelopes if e.type == "alert.resolved" and e.subject_id == alert.id]
     assert [h["traceparent"].split("-")[1] for h in resolved] == [TRACE]
@@ -253,7 +261,9 @@ async def _alert_event(db: Database, js: JetStreamContext, rows: JobRows) -> Env
     await Alerting(db, _relay(db, js), POLICY).publish_failed("test-failed", _failed(rows))
     (alert,) = await _alerts_of(db, rows.tenant_id)
     async with db.transaction() as session:
-        outbox = await session.scalars(select(OutboxMessage))
+        outbox = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.subject.like("herald.alerts.%"))
+        )
         envelopes = [Envelope.model_validate_json(row.payload) for row in outbox]
     return next(e for e in envelopes if e.subject_id == alert.id and e.type == "alert.raised")
 

@@ -47,10 +47,52 @@ async def test_fast_path_publishes_with_the_outbox_id_as_msg_id(
     db: Database, js: JetStreamContext
 ) -> None:
     row, envelope = await _stage_one(db)
-    await _relay(db, js).send([row])
+    relay = _relay(db, js)
+    await relay.send([row])
     last = await js.get_last_msg("PUBLISH", f"{PublishRequested.subject}.normal")
     assert last.headers is not None and last.headers["Nats-Msg-Id"] == str(envelope.id)
     assert Envelope.model_validate_json(last.data or b"") == envelope
+    await relay.flush_marks()
+    assert await _sent_at(db, row.id) is not None
+
+
+async def test_the_fast_path_returns_once_published_and_marks_in_groups(
+    db: Database, js: JetStreamContext
+) -> None:
+    """Sent marks linger off the caller's path: several sends' rows, one UPDATE (one now)."""
+
+    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        await js.publish(subject, payload, headers=headers)
+
+    relay = OutboxRelay(db, publish, grace_s=0, mark_linger_s=1.5)
+    staged = [await _stage_one(db) for _ in range(3)]
+    before = await _stream_messages(js)
+    started = time.monotonic()
+    await asyncio.gather(*(relay.send([row]) for row, _ in staged))
+    assert time.monotonic() - started < 1.0, "the caller does not wait for the marks"
+    assert await _stream_messages(js) == before + 3
+    assert [await _sent_at(db, row.id) for row, _ in staged] == [None, None, None]
+    await asyncio.sleep(2.0)  # the marks' linger has passed: written without being asked
+    marks = {await _sent_at(db, row.id) for row, _ in staged}
+    assert None not in marks
+    assert len(marks) == 1, "the three sends' rows were marked by one statement"
+
+
+async def test_a_stopping_relay_writes_its_lingering_marks(
+    db: Database, js: JetStreamContext
+) -> None:
+    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        await js.publish(subject, payload, headers=headers)
+
+    relay = OutboxRelay(db, publish, grace_s=3600, mark_linger_s=3600)
+    row, _ = await _stage_one(db)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(relay.run(stop, interval_s=0.05))
+    await relay.send([row])
+    await asyncio.sleep(0.2)
+    assert await _sent_at(db, row.id) is None, "lingering for an hour"
+    stop.set()
+    await asyncio.wait_for(loop, 5)
     assert await _sent_at(db, row.id) is not None
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import BindParameter, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events.envelope import Envelope, Event
 from herald.common.faults import fault_point
-from herald.common.group_commit import GroupCommit
+from herald.common.lingering import Lingering
 from herald.common.pacing import sleep_unless_stopped
 from herald.common.telemetry import current_trace_headers
 
@@ -36,6 +36,15 @@ OUTBOX_PUBLISHED = Counter(
     "herald_outbox_published_total", "Outbox rows published to JetStream", ["path"]
 )
 OUTBOX_FAILURES = Counter("herald_outbox_publish_failures_total", "Outbox publishes that failed")
+OUTBOX_MARKS = Histogram(
+    "herald_outbox_marks_per_statement",
+    "Rows the fast path marked sent with one statement",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+OUTBOX_MARK_FAILURES = Counter(
+    "herald_outbox_mark_failures_total",
+    "Fast-path sent marks that failed (their rows are published again by the background relay)",
+)
 OUTBOX_OLDEST = Gauge(
     "herald_outbox_oldest_unsent_seconds", "Age of the oldest unsent outbox row seen by the relay"
 )
@@ -138,6 +147,7 @@ class OutboxRelay:
         batch_size: int = 500,
         claim_s: float = 30.0,
         fast_timeout_s: float = 2.0,
+        mark_linger_s: float = 0.1,
     ):
         self._db = db
         self._publish = publish
@@ -145,13 +155,18 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._claim = timedelta(seconds=claim_s)
         self._fast_timeout_s = fast_timeout_s
-        self._sent = GroupCommit(self._mark_sent)  # the fast path's marks, one UPDATE per group
+        # the fast path's sent marks: gathered for up to mark_linger_s, one UPDATE per group,
+        # off the caller's path (about half of the pipeline's commits were marks of one job's
+        # rows); a mark lost to a crash costs a republish, which JetStream deduplicates
+        self._marks = Lingering(self._mark_sent_quietly, linger_s=mark_linger_s)
 
     async def send(self, rows: Sequence[OutboxMessage]) -> None:
-        """Fast path: publish rows the caller just committed, then mark them sent.
+        """Fast path: publish rows the caller just committed; returns once JetStream holds
+        them. Their sent marks follow within ``mark_linger_s``, with other callers' marks.
 
         Never raises: whatever fails here stays unsent for the background loop, so a caller's
-        committed work is never reported as failed because JetStream was slow or away.
+        committed work is never reported as failed because JetStream was slow or away. The
+        background loop leaves rows alone for ``grace_s``, far longer than a mark lingers.
         """
         if not rows:
             return
@@ -159,12 +174,16 @@ class OutboxRelay:
             results = await asyncio.wait_for(self._publish_each(rows), self._fast_timeout_s)
             fault_point("relay.after_publish")
             sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
-            await self._sent.submit(sent)
         except Exception as error:  # the rows stay unsent: the background loop owns the retry
             OUTBOX_FAILURES.inc()
             log.warning("outbox.fast_path_failed", error=repr(error), rows=len(rows))
             return
+        self._marks.add(sent)
         OUTBOX_PUBLISHED.labels("fast").inc(len(sent))
+
+    async def flush_marks(self) -> None:
+        """Write the fast path's lingering sent marks now (a stopping service; tests)."""
+        await self._marks.flush()
 
     async def drain_once(self, now: datetime | None = None, *, grace: bool = True) -> int:
         """Claim, publish and settle one batch of unsent rows; returns how many were sent."""
@@ -200,6 +219,7 @@ class OutboxRelay:
                 OUTBOX_FAILURES.inc()
                 log.warning("outbox.drain_failed", error=repr(error))
             await sleep_unless_stopped(stop, interval_s)
+        await self.flush_marks()
 
     async def _claim_batch(self, now: datetime, grace: bool) -> list[OutboxMessage]:
         cutoff = now - (self._grace if grace else timedelta(0))
@@ -237,6 +257,15 @@ class OutboxRelay:
             return
         async with self._db.autocommit() as connection:  # one statement: atomic on its own
             await connection.execute(_MARK_SENT, {"ids": ids, "now": datetime.now(UTC)})
+
+    async def _mark_sent_quietly(self, ids: list[uuid.UUID]) -> None:
+        try:
+            await self._mark_sent(ids)
+        except Exception as error:  # the rows go out again from the background loop
+            OUTBOX_MARK_FAILURES.inc()
+            log.warning("outbox.mark_failed", rows=len(ids), error=repr(error))
+            return
+        OUTBOX_MARKS.observe(len(ids))
 
     async def _record_failures(
         self, failed: list[tuple[OutboxMessage, BaseException]], now: datetime

@@ -83,7 +83,12 @@ def build_runtime(settings: HeraldSettings) -> Runtime:
     async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
         await runtime_holder[0].publish(subject, payload, headers)
 
-    relay = OutboxRelay(db, publish, grace_s=settings.outbox_grace_s)
+    relay = OutboxRelay(
+        db,
+        publish,
+        grace_s=settings.outbox_grace_s,
+        mark_linger_s=settings.outbox_mark_linger_s,
+    )
     runtime = Runtime(settings, db, broker, relay, instance_id(settings))
     runtime_holder.append(runtime)
     return runtime
@@ -147,6 +152,7 @@ async def serve_worker(
     await asyncio.wait(tasks, timeout=10)
     for task in tasks:
         task.cancel()
+    await runtime.relay.flush_marks()  # what handlers sent while the broker stopped
     await runtime.db.dispose()
     shutdown_tracing()
     log.info("service.stopped")

@@ -58,6 +58,13 @@ class HeraldSettings(BaseSettings):
     outbox_grace_s: float = Field(
         2.0, ge=0, description="age before the background relay takes over an unsent row"
     )
+    outbox_mark_linger_s: float = Field(
+        0.1,
+        ge=0,
+        description="how long the fast path gathers sent marks to write them as one statement "
+        "(keep it well under outbox_grace_s: past the grace, a row not yet marked is published "
+        "again, and deduplicated by JetStream)",
+    )
     metrics_tenant_labels: bool = Field(
         False,
         description="also export per-tenant series (herald_tenant_jobs): one per tenant and "

@@ -75,7 +75,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         answer = await connection[0].request(subject, payload, timeout=wait_s, headers=headers)
         return bytes(answer.data)
 
-    relay = OutboxRelay(db, publish, grace_s=settings.outbox_grace_s)
+    relay = OutboxRelay(
+        db,
+        publish,
+        grace_s=settings.outbox_grace_s,
+        mark_linger_s=settings.outbox_mark_linger_s,
+    )
     box = CredentialBox.from_setting(settings.credential_keys, settings.credential_active_key)
     feeds = ChangeFeeds(lambda: connection[0].jetstream(), settings.sse_max_streams)
 
@@ -99,6 +104,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         yield
         stop.set()
         await asyncio.wait(tasks, timeout=10)
+        await relay.flush_marks()  # what the last requests sent
         await connection[0].drain()
         await db.dispose()
         shutdown_tracing()
