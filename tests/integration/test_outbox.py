@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from herald.cli.infra.ports import free_port
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events import Envelope, PublishRequested
@@ -36,6 +38,10 @@ async def _stage_one(db: Database) -> tuple[OutboxMessage, Envelope]:
 
 async def _stream_messages(js: JetStreamContext) -> int:
     return (await js.stream_info("PUBLISH")).state.messages
+
+
+def _mark_failures() -> float:
+    return REGISTRY.get_sample_value("herald_outbox_mark_failures_total") or 0.0
 
 
 async def _sent_at(db: Database, row_id: uuid.UUID) -> datetime | None:
@@ -76,6 +82,34 @@ async def test_the_fast_path_returns_once_published_and_marks_in_groups(
     marks = {await _sent_at(db, row.id) for row, _ in staged}
     assert None not in marks
     assert len(marks) == 1, "the three sends' rows were marked by one statement"
+
+
+async def test_a_mark_that_fails_leaves_the_row_to_go_out_again_and_be_stored_once(
+    db: Database, js: JetStreamContext
+) -> None:
+    """The sent mark cannot reach PostgreSQL: counted, never raised; the background relay
+    publishes the row again, and JetStream's duplicate window keeps one copy."""
+
+    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        await js.publish(subject, payload, headers=headers)
+
+    await _relay(db, js).drain()  # rows other tests left unsent must not blur the count
+    row, _ = await _stage_one(db)
+    nowhere = Database(f"postgresql+asyncpg://herald@127.0.0.1:{free_port()}/herald")
+    failures = _mark_failures()
+    before = await _stream_messages(js)
+    try:
+        relay = OutboxRelay(nowhere, publish, grace_s=0, mark_linger_s=0)
+        await relay.send([row])
+        await relay.flush_marks()
+    finally:
+        await nowhere.dispose()
+    assert _mark_failures() == failures + 1
+    assert await _stream_messages(js) == before + 1
+    assert await _sent_at(db, row.id) is None
+    assert await _relay(db, js).drain() == 1
+    assert await _sent_at(db, row.id) is not None
+    assert await _stream_messages(js) == before + 1, "the second publish was deduplicated"
 
 
 async def test_a_stopping_relay_writes_its_lingering_marks(
