@@ -11,17 +11,23 @@ class Store:
     def __init__(self, fail_first: bool = False) -> None:
         self.flushes: list[list[int]] = []
         self.fail_first = fail_first
+        self.wrote = asyncio.Event()
 
     async def write(self, items: list[int]) -> None:
         if self.fail_first:
             self.fail_first = False
             raise RuntimeError("database went away")
         self.flushes.append(items)
+        self.wrote.set()
 
 
 def test_a_flush_stops_lingering_once_enough_items_wait() -> None:
     assert not flush_now(999, max_items=1000)
     assert flush_now(1000, max_items=1000)
+
+
+async def _written(store: Store, within_s: float = 10.0) -> None:
+    await asyncio.wait_for(store.wrote.wait(), within_s)
 
 
 async def test_items_added_within_the_linger_are_written_together() -> None:
@@ -30,16 +36,38 @@ async def test_items_added_within_the_linger_are_written_together() -> None:
     marks.add([1])
     marks.add([2, 3])
     assert store.flushes == [], "added, not yet written: the caller did not wait"
-    await asyncio.sleep(0.2)
+    await _written(store)  # nobody asked: the linger ran out
     assert store.flushes == [[1, 2, 3]]
 
 
-async def test_a_full_batch_is_written_without_lingering() -> None:
+async def test_a_full_batch_is_written_without_lingering_and_no_write_exceeds_it() -> None:
     store = Store()
     marks = Lingering(store.write, linger_s=3600, max_items=3)
-    marks.add([1, 2, 3])
+    marks.add([1, 2, 3, 4, 5, 6, 7])
+    await _written(store)
     await asyncio.sleep(0.05)
-    assert store.flushes == [[1, 2, 3]]
+    assert store.flushes == [[1, 2, 3], [4, 5, 6]], "the seventh lingers"
+    await marks.flush()
+    assert store.flushes[-1] == [7]
+
+
+async def test_flush_lingers_no_more_for_items_added_while_it_waits() -> None:
+    slow = asyncio.Event()
+
+    class SlowStore(Store):
+        async def write(self, items: list[int]) -> None:
+            await slow.wait()
+            await super().write(items)
+
+    store = SlowStore()
+    marks = Lingering(store.write, linger_s=3600)
+    marks.add([1])
+    flushing = asyncio.create_task(marks.flush())
+    await asyncio.sleep(0.01)  # the first write has started and waits
+    marks.add([2])  # arrives during the write the flush waits for
+    slow.set()
+    await asyncio.wait_for(flushing, 5)  # would wait out the hour's linger for [2]
+    assert store.flushes == [[1], [2]]
 
 
 async def test_flush_writes_what_waits_now() -> None:

@@ -209,3 +209,9 @@ def test_settings_are_frozen() -> None:
     settings = HeraldSettings()
     with pytest.raises(ValidationError):
         settings.http_port = 1  # type: ignore[misc]
+
+
+def test_a_row_republished_after_a_lost_mark_is_still_in_the_duplicate_window() -> None:
+    HeraldSettings(outbox_grace_s=2, outbox_mark_linger_s=0.1, stream_duplicate_window_s=120)
+    with pytest.raises(ValidationError, match="HERALD_STREAM_DUPLICATE_WINDOW_S"):
+        HeraldSettings(outbox_grace_s=119, outbox_mark_linger_s=1, stream_duplicate_window_s=120)

@@ -1,9 +1,10 @@
 """Bookkeeping writes gathered for a moment, then made as one statement, off the caller's path.
 
 ``Lingering.add`` returns at once. The first item starts a flush that waits ``linger_s`` for
-company (or until ``max_items`` are waiting), then writes everything gathered with one call;
-items added while a flush runs go to the next. ``flush`` writes what is waiting now and
-returns when every item added before it is written (a service's stop, a test).
+company (or until ``max_items`` are waiting), then writes what gathered, ``max_items`` per
+call; items added while a flush runs go to the next. ``flush`` writes what is waiting now,
+lingering no more while it waits, and returns once nothing is left to write (a service's
+stop, a test).
 
 Only for writes whose loss costs nothing but repeated work: a flush that fails is logged
 (``flush_items`` counts it where that matters), never raised to whoever added the items. The
@@ -44,6 +45,7 @@ class Lingering(Generic[T]):
         self._items: list[T] = []
         self._full = asyncio.Event()
         self._running: asyncio.Task[None] | None = None
+        self._flushing = 0  # callers of flush() waiting: no lingering meanwhile
 
     @property
     def waiting(self) -> int:
@@ -61,19 +63,25 @@ class Lingering(Generic[T]):
             self._running = asyncio.create_task(self._drain(), name="lingering-flush")
 
     async def flush(self) -> None:
-        """Write what is waiting now; returns once everything added before it is written."""
-        while self._running is not None:
-            self._full.set()
-            await asyncio.shield(self._running)
+        """Write what is waiting now; returns once nothing is left to write."""
+        self._flushing += 1
+        try:
+            while self._running is not None:
+                self._full.set()
+                await asyncio.shield(self._running)
+        finally:
+            self._flushing -= 1
 
     async def _drain(self) -> None:
         try:
             while self._items:
-                if not self._full.is_set():
+                if not self._full.is_set() and not self._flushing:
                     with contextlib.suppress(TimeoutError):  # lingered long enough
                         await asyncio.wait_for(self._full.wait(), self._linger_s)
-                items, self._items = self._items, []
-                self._full.clear()
+                items = self._items[: self._max_items]
+                del self._items[: self._max_items]
+                if not flush_now(len(self._items), max_items=self._max_items):
+                    self._full.clear()  # what is left may linger; a full batch goes at once
                 try:
                     await self._flush_items(items)
                 except Exception as error:  # the items' loss costs repeated work, no more

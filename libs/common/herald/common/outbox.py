@@ -166,7 +166,8 @@ class OutboxRelay:
 
         Never raises: whatever fails here stays unsent for the background loop, so a caller's
         committed work is never reported as failed because JetStream was slow or away. The
-        background loop leaves rows alone for ``grace_s``, far longer than a mark lingers.
+        background loop leaves rows alone for ``grace_s``; a row it takes whose fast path was
+        slow or whose mark still lingers goes out twice, and JetStream keeps one.
         """
         if not rows:
             return

@@ -152,7 +152,8 @@ async def serve_worker(
     await asyncio.wait(tasks, timeout=10)
     for task in tasks:
         task.cancel()
-    await runtime.relay.flush_marks()  # what handlers sent while the broker stopped
+    await asyncio.gather(*tasks, return_exceptions=True)  # none sends once the marks are out
+    await runtime.relay.flush_marks()  # what handlers and loops sent while they stopped
     await runtime.db.dispose()
     shutdown_tracing()
     log.info("service.stopped")

@@ -126,6 +126,19 @@ class HeraldSettings(BaseSettings):
             raise ValueError("must be at least HERALD_STREAM_DUPLICATE_WINDOW_S")
         return value
 
+    @field_validator("outbox_mark_linger_s")
+    @classmethod
+    def _republished_within_duplicate_window(cls, value: float, info: ValidationInfo) -> float:
+        """A row whose mark is lost goes out again after the grace: JetStream must still
+        remember its first publish, or the stream stores it twice."""
+        window, grace = info.data.get("stream_duplicate_window_s"), info.data.get("outbox_grace_s")
+        if window is not None and grace is not None and grace + value >= window:
+            raise ValueError(
+                "HERALD_OUTBOX_GRACE_S + HERALD_OUTBOX_MARK_LINGER_S must be under "
+                "HERALD_STREAM_DUPLICATE_WINDOW_S"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

@@ -104,7 +104,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         yield
         stop.set()
         await asyncio.wait(tasks, timeout=10)
-        await relay.flush_marks()  # what the last requests sent
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await relay.flush_marks()  # what the last requests and the loops sent
         await connection[0].drain()
         await db.dispose()
         shutdown_tracing()

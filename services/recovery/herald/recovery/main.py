@@ -23,7 +23,8 @@ async def run(settings: RecoverySettings) -> None:
     policy = settings.sweep_policy()
 
     async def startup_sweep(rt: Runtime) -> None:
-        # no grace at start-up: whatever is unsent now was left by a process that stopped
+        # no grace at start-up: whatever is unsent now was left by a process that stopped (a
+        # live one's row in flight or its mark lingering goes out twice; JetStream keeps one)
         await drain_outbox(rt.relay, grace=False)
 
     async def sweeps(rt: Runtime) -> None:
