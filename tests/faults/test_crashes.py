@@ -1,4 +1,5 @@
-"""Real processes killed with SIGKILL at the worst moments: nothing lost, nothing doubled."""
+"""Real processes killed with SIGKILL at the worst moments, or stopped with SIGTERM while work
+is pending: nothing lost, nothing doubled, nothing left for another process to redo."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import uuid
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 
+from herald.common.db.engine import Database
+from herald.common.db.models import OutboxMessage
 from tests.e2e.conftest import OPERATOR_TOKEN, System, Tenant, eventually
 from tests.faults.conftest import StartFleet
 
@@ -164,4 +168,43 @@ async def test_a_cancel_pending_when_the_worker_dies_is_never_posted_by_the_next
     assert [a["error_code"] for a in body["attempts"]] == ["worker_lost", "cancelled"]
     async with httpx.AsyncClient(base_url=system.sandbox_url) as sandbox:
         assert (await sandbox.get("/posts", params={"account": account})).json() == []
+    await api.aclose()
+
+
+LINGERING = {"HERALD_OUTBOX_MARK_LINGER_S": "60", "HERALD_OUTBOX_GRACE_S": "50"}
+"""Sent marks wait a minute, and no background relay takes a row over meanwhile."""
+
+
+async def _unsent(database_url: str) -> int:
+    db = Database(database_url)
+    try:
+        async with db.autocommit() as connection:
+            found = await connection.scalar(
+                select(func.count()).where(OutboxMessage.sent_at.is_(None))
+            )
+    finally:
+        await db.dispose()
+    return int(found or 0)
+
+
+async def test_services_stopped_while_their_sent_marks_linger_write_them_first(
+    start_fleet: StartFleet,
+) -> None:
+    """SIGTERM to the API (its lifespan) and to the publisher (``serve_worker``) while the
+    marks of what they published still linger: each writes them before it exits, so no row
+    is left for a background relay to publish again."""
+    system = start_fleet({name: LINGERING for name in ("api", "publisher", "alerter", "recovery")})
+    api, tenant, account, asset = await _setup(system)
+    approved = await api.post(f"/v1/assets/{asset}/approve", headers=tenant.auth)
+    assert approved.status_code == 200
+    job = await _supervise_until_published(system, api, tenant, asset, account)
+    assert job["status"] == "succeeded"
+    assert await _unsent(system.database_url) > 0, "published, their marks still lingering"
+    for name in ("api", "publisher"):
+        service = system.fleet[name]
+        service.stop()
+        assert service.proc is not None and service.proc.returncode != -signal.SIGKILL, (
+            f"{name} stopped within its grace, not killed"
+        )
+    assert await _unsent(system.database_url) == 0
     await api.aclose()
