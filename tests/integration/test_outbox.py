@@ -16,14 +16,20 @@ from herald.cli.infra.ports import free_port
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events import Envelope, PublishRequested
-from herald.common.outbox import OutboxRelay, stage
+from herald.common.outbox import OutboxRelay, Publish, stage
 
 
-def _relay(db: Database, js: JetStreamContext) -> OutboxRelay:
+def _publisher(js: JetStreamContext) -> Publish:
     async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
         await js.publish(subject, payload, headers=headers)
 
-    return OutboxRelay(db, publish, grace_s=0)
+    return publish
+
+
+def _relay(
+    db: Database, js: JetStreamContext, *, grace_s: float = 0, mark_linger_s: float = 0.1
+) -> OutboxRelay:
+    return OutboxRelay(db, _publisher(js), grace_s=grace_s, mark_linger_s=mark_linger_s)
 
 
 async def _stage_one(db: Database) -> tuple[OutboxMessage, Envelope]:
@@ -67,10 +73,7 @@ async def test_the_fast_path_returns_once_published_and_marks_in_groups(
 ) -> None:
     """Sent marks linger off the caller's path: several sends' rows, one UPDATE (one now)."""
 
-    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        await js.publish(subject, payload, headers=headers)
-
-    relay = OutboxRelay(db, publish, grace_s=0, mark_linger_s=4.0)
+    relay = _relay(db, js, mark_linger_s=4.0)
     staged = [await _stage_one(db) for _ in range(3)]
     before = await _stream_messages(js)
     started = time.monotonic()
@@ -93,16 +96,13 @@ async def test_a_mark_that_fails_leaves_the_row_to_go_out_again_and_be_stored_on
     """The sent mark cannot reach PostgreSQL: counted, never raised; the background relay
     publishes the row again, and JetStream's duplicate window keeps one copy."""
 
-    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        await js.publish(subject, payload, headers=headers)
-
     await _relay(db, js).drain()  # rows other tests left unsent must not blur the count
     row, _ = await _stage_one(db)
     nowhere = Database(f"postgresql+asyncpg://herald@127.0.0.1:{free_port()}/herald")
     failures = _mark_failures()
     before = await _stream_messages(js)
     try:
-        relay = OutboxRelay(nowhere, publish, grace_s=0, mark_linger_s=0)
+        relay = OutboxRelay(nowhere, _publisher(js), grace_s=0, mark_linger_s=0)
         await relay.send([row])
         await relay.flush_marks()
     finally:
@@ -118,10 +118,7 @@ async def test_a_mark_that_fails_leaves_the_row_to_go_out_again_and_be_stored_on
 async def test_a_stopping_relay_writes_its_lingering_marks(
     db: Database, js: JetStreamContext
 ) -> None:
-    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        await js.publish(subject, payload, headers=headers)
-
-    relay = OutboxRelay(db, publish, grace_s=3600, mark_linger_s=3600)
+    relay = _relay(db, js, grace_s=3600, mark_linger_s=3600)
     row, _ = await _stage_one(db)
     stop = asyncio.Event()
     loop = asyncio.create_task(relay.run(stop, interval_s=0.05))
