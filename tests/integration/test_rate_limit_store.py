@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
-from herald.common.platforms import RateLimit
+from herald.common.platforms import RateLimit, channel_key
 from herald.publisher.adapters import rate_limit_store
 from herald.publisher.domain.rate_limits import SAFETY, Admission
 
@@ -33,7 +33,7 @@ async def _admit(db: Database, key: str) -> tuple[Admission, datetime]:
 
 
 async def test_concurrent_requests_share_one_bucket_and_get_distinct_slots(db: Database) -> None:
-    key = f"channel:{uuid.uuid4()}"
+    key = channel_key(uuid.uuid4())
     results = await asyncio.gather(*(_admit(db, key) for _ in range(10)))
     allowed = [d for d, _ in results if d.allowed]
     slots = sorted(d.slot for d, _ in results if d.slot is not None)
@@ -44,7 +44,7 @@ async def test_concurrent_requests_share_one_bucket_and_get_distinct_slots(db: D
 
 
 async def test_a_rolled_back_admission_leaves_the_bucket_as_it_was(db: Database) -> None:
-    key = f"channel:{uuid.uuid4()}"
+    key = channel_key(uuid.uuid4())
     try:
         async with db.transaction() as session:
             for _ in range(3):
@@ -59,7 +59,7 @@ async def test_a_rolled_back_admission_leaves_the_bucket_as_it_was(db: Database)
 async def test_the_clock_is_read_once_the_bucket_lock_is_granted(db: Database) -> None:
     """A request that waited for the bucket's lock is judged as of when it got it, even when
     the holder left the row as it was (PostgreSQL then does not read the row again)."""
-    key = f"channel:{uuid.uuid4()}"
+    key = channel_key(uuid.uuid4())
     await _admit(db, key)  # the bucket exists
     async with db.transaction() as holder:
         await rate_limit_store.lock(holder, key)
