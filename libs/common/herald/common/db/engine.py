@@ -36,35 +36,33 @@ def _refuse_closed(dbapi_connection: Any, _record: object, _proxy: object) -> No
         raise exc.DisconnectionError("the server closed this connection")
 
 
+def _engine(url: str, pool_size: int, application_name: str) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        # a fixed pool: an overflow connection is closed when it comes back to a full
+        # pool, so a process busier than its pool (the API under load) opened a new one
+        # (a new PostgreSQL backend, its types introspected, its statements prepared
+        # again) for nearly every transaction: a tenth of the API's CPU, measured. Past
+        # the pool, work waits for a connection (pool_timeout: 30 s) instead.
+        max_overflow=0,
+        pool_pre_ping=False,  # three round trips per checkout; see _refuse_closed
+        hide_parameters=True,  # row values (keys, tokens) never reach a logged error
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+    return engine
+
+
 class Database:
     """One engine per process; ``transaction()`` is the unit of work."""
 
     def __init__(self, url: str, *, pool_size: int = 10, application_name: str = "herald"):
-        self.engine: AsyncEngine = create_async_engine(
-            url,
-            pool_size=pool_size,
-            # a fixed pool: an overflow connection is closed when it comes back to a full
-            # pool, so a process busier than its pool (the API under load) opened a new one
-            # (a new PostgreSQL backend, its types introspected, its statements prepared
-            # again) for nearly every transaction: a tenth of the API's CPU, measured. Past
-            # the pool, work waits for a connection (pool_timeout: 30 s) instead.
-            max_overflow=0,
-            pool_pre_ping=False,  # three round trips per checkout; see _refuse_closed
-            hide_parameters=True,  # row values (keys, tokens) never reach a logged error
-            connect_args={"server_settings": {"application_name": application_name}},
-        )
-        event.listen(self.engine.sync_engine.pool, "checkout", _refuse_closed)
+        self.engine = _engine(url, pool_size, application_name)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # health checks on a connection of their own: behind a busy fixed pool they would wait
         # for work to give one back, and a saturated instance would report PostgreSQL down
-        self._probe: AsyncEngine = create_async_engine(
-            url,
-            pool_size=1,
-            max_overflow=0,
-            hide_parameters=True,
-            connect_args={"server_settings": {"application_name": f"{application_name}-probe"}},
-        )
-        event.listen(self._probe.sync_engine.pool, "checkout", _refuse_closed)
+        self._probe = _engine(url, 1, f"{application_name}-probe")
 
     @asynccontextmanager
     async def transaction(self, tenant: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
