@@ -42,6 +42,7 @@ class Sizes:
     page_sizes: tuple[int, ...] = (10_000, 1_000_000, 10_000_000)
     dispatch_jobs: int = 1_000_000
     sweep_jobs: int = 100_000
+    idle_seconds: float = 10.0  # the fleet's CPU with nothing to do, before the saturated run
 
 
 SMOKE = Sizes(
@@ -52,6 +53,7 @@ SMOKE = Sizes(
     page_sizes=(100, 1000),
     dispatch_jobs=200,
     sweep_jobs=200,
+    idle_seconds=0.5,
 )
 Suite = Callable[[BenchEnv], Awaitable[dict[str, float]]]
 
@@ -62,7 +64,10 @@ def suites(sizes: Sizes) -> dict[str, tuple[str, Suite]]:
     table: dict[str, tuple[str, Suite]] = {
         "raw per-message": ("raw", lambda env: raw_loop.run(env, "per_message", seconds=s)),
         "raw batched": ("raw", lambda env: raw_loop.run(env, "batched", seconds=s)),
-        "herald": ("herald", lambda env: herald_pipeline.run(env, seconds=s)),
+        "herald": (
+            "herald",
+            lambda env: herald_pipeline.run(env, seconds=s, idle_seconds=sizes.idle_seconds),
+        ),
     }
     for broker in ("rabbitmq", "redis"):  # RabbitMQ first: the machine's Redis keeps no disk
         table[f"celery ({broker})"] = ("celery", _celery(broker, sizes.baseline_jobs))

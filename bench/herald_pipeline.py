@@ -138,20 +138,26 @@ async def run(
     rate_per_s: float | None = None,
     publishers: int = 2,
     backlog_cap: int = 2000,
+    idle_seconds: float = 0.0,
 ) -> dict[str, float]:
     """Saturated (``rate_per_s`` None: ``APPROVERS`` clients approve as fast as the API
     answers, the backlog capped) or open loop at ``rate_per_s``, for ``seconds``; the figures
-    once every job approved has succeeded."""
+    once every job approved has succeeded. With ``idle_seconds``, first the fleet's CPU while
+    it has nothing to do (its polling loops), per second: below a few jobs per second, that
+    is most of a job's cost."""
     url = await env.database("herald")
     dsn = asyncpg_dsn(url)
     with fleet(env, url, fsync, publishers) as running:
         limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=APPROVERS)
         async with httpx.AsyncClient(base_url=api_url(running), timeout=60, limits=limits) as api:
             tenant, auth, channels = await _tenant(api)
+            pids = {name: p.pid for name, p in running.processes.items() if p.pid is not None}
+            idle = await _idle_cpu(
+                CpuMeter({**pids, **env.infrastructure_pids(fsync)}), idle_seconds
+            )
             ceiling = rate_per_s or 2000.0  # jobs/s no run here comes near
             planned = int(ceiling * (seconds + 2) * 1.1) + backlog_cap
             approver = _Approver(api, auth, await _assets(dsn, tenant, channels, planned))
-            pids = {name: p.pid for name, p in running.processes.items() if p.pid is not None}
             meter = CpuMeter({**pids, **env.infrastructure_pids(fsync)})
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
 
@@ -197,6 +203,24 @@ async def run(
         **{f"cpu_ms_per_job_{name}": s * 1000 / max(1, jobs) for name, s in cpu.items()},
         **{f"peak_rss_mb_{name}": mb for name, mb in rss.items()},
         "approve_errors": float(approver.errors),
+        **idle,
+    }
+
+
+IDLE_SETTLE_S = 2.0  # the set-up's requests done, their outbox rows sent and marked
+
+
+async def _idle_cpu(meter: CpuMeter, seconds: float) -> dict[str, float]:
+    """CPU per second of every process while the fleet waits for work; empty for 0 s."""
+    if seconds <= 0:
+        return {}
+    await asyncio.sleep(IDLE_SETTLE_S)
+    meter.start()
+    await asyncio.sleep(seconds)
+    cpu = meter.stop()
+    return {
+        "idle_cpu_ms_per_s": sum(cpu.values()) * 1000 / seconds,
+        **{f"idle_cpu_ms_per_s_{name}": s * 1000 / seconds for name, s in cpu.items()},
     }
 
 

@@ -77,6 +77,12 @@ def recorded_statements(db: Database) -> Iterator[list[str]]:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
+def one_read(statements: list[str]) -> bool:
+    """Whether a block sent a single SELECT (a polling loop's idle tick: its probe, and no
+    claiming UPDATE or DELETE in a transaction of its own)."""
+    return len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
+
+
 @dataclass(frozen=True)
 class JobRows:
     tenant_id: uuid.UUID

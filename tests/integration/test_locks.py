@@ -12,6 +12,7 @@ from herald.common import locks
 from herald.common.db.engine import Database
 from herald.common.db.models import Lock
 from herald.recovery.sweeps import clear_stale_locks
+from tests.integration.conftest import one_read, recorded_statements
 
 
 def _name() -> str:
@@ -81,3 +82,14 @@ async def test_recovery_clears_locks_expired_beyond_the_grace(db: Database) -> N
             await session.scalars(select(Lock.name).where(Lock.name.in_([stale, fresh, recent])))
         )
     assert left == {fresh, recent}
+
+
+async def test_an_idle_clearing_reads_once_and_deletes_nothing(db: Database) -> None:
+    await clear_stale_locks(db, grace_s=60, batch_size=10_000)  # whatever other tests left
+    with recorded_statements(db) as statements:
+        assert await clear_stale_locks(db, grace_s=60, batch_size=100) == []
+    assert one_read(statements), statements
+    stale = _name()
+    assert await _acquire(db, stale, "w") is not None
+    await _expire(db, stale, 120)
+    assert await clear_stale_locks(db, grace_s=60, batch_size=100) == [stale]

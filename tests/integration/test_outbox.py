@@ -17,6 +17,7 @@ from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events import Envelope, PublishRequested
 from herald.common.outbox import OutboxRelay, Publish, stage
+from tests.integration.conftest import one_read, recorded_statements
 
 
 def _publisher(js: JetStreamContext) -> Publish:
@@ -208,3 +209,18 @@ async def test_drain_respects_the_grace_period(db: Database, js: JetStreamContex
     assert await OutboxRelay(db, never, grace_s=3600).drain() == 0
     assert await _sent_at(db, row.id) is None
     await _relay(db, js).drain()
+
+
+async def test_an_idle_drain_reads_once_and_claims_nothing(
+    db: Database, js: JetStreamContext
+) -> None:
+    """With nothing left unsent past the grace, a background tick is one read (no claiming
+    transaction); a row that is due is then found by the next tick."""
+    relay = _relay(db, js, grace_s=0)
+    await relay.drain()  # whatever other tests left
+    with recorded_statements(db) as statements:
+        assert await relay.drain() == 0
+    assert one_read(statements), statements
+    row, _ = await _stage_one(db)
+    assert await relay.drain() == 1
+    assert await _sent_at(db, row.id) is not None

@@ -18,7 +18,7 @@ from herald.recovery.adapters import job_sweeps
 from herald.recovery.adapters.job_sweeps import Stranded
 from herald.recovery.domain.sweep_policy import SweepPolicy
 from herald.recovery.sweeps import sweep_jobs
-from tests.integration.conftest import JobRows
+from tests.integration.conftest import JobRows, one_read, recorded_statements
 
 POLICY = SweepPolicy(queued_stale_s=30, retry_overdue_s=30, lease_grace_s=5)
 
@@ -176,3 +176,22 @@ async def test_a_recovered_job_is_announced_and_requested(db: Database, job_rows
     assert subjects == ["herald.jobs.recovered", "herald.publish.requested.normal"]
     [notice] = [e.payload(JobRecovered) for s, e in mine if s == JobRecovered.subject]
     assert notice.reason == "queued_stale"
+
+
+async def test_an_idle_sweep_reads_once_and_opens_no_transaction(
+    db: Database, job_rows: JobRows
+) -> None:
+    """Nothing due or stranded: the sweep is one read. A job stranded since is found by the
+    next sweep."""
+
+    async def publish(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        return None
+
+    relay = OutboxRelay(db, publish)
+    while await sweep_jobs(db, relay, POLICY):  # whatever other tests left
+        pass
+    with recorded_statements(db) as statements:
+        assert await sweep_jobs(db, relay, POLICY) == []
+    assert one_read(statements), statements
+    await _set(db, job_rows, requested_at=datetime.now(UTC) - timedelta(minutes=5))
+    assert _mine(await sweep_jobs(db, relay, POLICY), job_rows) == ["queued_stale"]

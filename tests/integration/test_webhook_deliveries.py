@@ -13,6 +13,7 @@ from herald.alerter.adapters import delivery_store
 from herald.common.db.engine import Database
 from herald.common.db.models import WebhookDelivery, WebhookEndpoint
 from herald.common.webhooks import new_secret, seal_secret
+from tests.integration.conftest import one_read, recorded_statements
 from tests.integration.webhook_rows import (
     BOX,
     add_endpoint,
@@ -213,3 +214,19 @@ async def test_the_loop_sends_when_woken_and_stops_cleanly(
     stop.set()
     await asyncio.wait_for(loop, 5)
     assert (await delivery(db, delivery_id)).status == "delivered"
+
+
+async def test_an_idle_poll_reads_once_and_claims_nothing(
+    db: Database, tenant_id: uuid.UUID, receiver: Receiver
+) -> None:
+    """Nothing due: a poll is one read, no claiming transaction. A delivery made since is
+    claimed by the next poll."""
+    now = datetime.now(UTC)
+    await delivery_store.claim_due(db, now, limit=100_000, claim_s=600)  # other tests' rows
+    with recorded_statements(db) as statements:
+        assert await delivery_store.claim_due(db, now, limit=16, claim_s=60) == []
+    assert one_read(statements), statements
+    await add_endpoint(db, tenant_id, receiver.url)
+    (delivery_id,) = await raise_alert(db, tenant_id)
+    claimed = await delivery_store.claim_due(db, datetime.now(UTC), limit=16, claim_s=60)
+    assert [d.delivery.id for d in claimed] == [delivery_id]

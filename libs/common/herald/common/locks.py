@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, literal, update
+from sqlalchemy import Interval, bindparam, delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from herald.common.db.engine import Database
 from herald.common.db.models import Lock
 
 
@@ -76,16 +77,27 @@ async def release(session: AsyncSession, held: Held) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+_EXPIRED = Lock.expires_at < func.now() - bindparam("grace", type_=Interval)
+"""Expired longer ago than its grace (the database's clock: the holders' renewals use it)."""
+_ANY_EXPIRED = select(exists().where(_EXPIRED))
+
+
+async def any_expired(db: Database, grace_s: float) -> bool:
+    """Whether ``clear_expired`` has anything to delete: one read, no transaction."""
+    return await db.holds(_ANY_EXPIRED, {"grace": timedelta(seconds=grace_s)})
+
+
 async def clear_expired(session: AsyncSession, grace_s: float, limit: int) -> list[str]:
     """Delete locks expired more than ``grace_s`` ago (a bounded batch); their names."""
     stale = (
         Lock.__table__.select()
         .with_only_columns(Lock.name)
-        .where(Lock.expires_at < func.now() - literal(timedelta(seconds=grace_s)))
+        .where(_EXPIRED)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     result = await session.execute(
-        delete(Lock).where(Lock.name.in_(stale.scalar_subquery())).returning(Lock.name)
+        delete(Lock).where(Lock.name.in_(stale.scalar_subquery())).returning(Lock.name),
+        {"grace": timedelta(seconds=grace_s)},
     )
     return list(result.scalars())

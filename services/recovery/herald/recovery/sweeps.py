@@ -43,6 +43,8 @@ async def drain_outbox(relay: OutboxRelay, *, grace: bool) -> int:
 
 async def clear_stale_locks(db: Database, grace_s: float, batch_size: int) -> list[str]:
     """Delete distributed locks whose holder let them expire (died or stalled) a while ago."""
+    if not await locks.any_expired(db, grace_s):
+        return []
     async with db.transaction() as session:
         cleared = await locks.clear_expired(session, grace_s, batch_size)
     if cleared:
@@ -67,6 +69,8 @@ async def sweep_jobs(db: Database, relay: OutboxRelay, policy: SweepPolicy) -> l
     """Dispatch due scheduled jobs and re-request stranded ones, one batch of each."""
     now = datetime.now(UTC)
     cutoffs = policy.cutoffs(now)
+    if not await job_sweeps.any_to_sweep(db, cutoffs):
+        return []
     async with db.transaction() as session:
         found = await job_sweeps.dispatch_due(session, cutoffs, now, policy.batch_size)
         found += await job_sweeps.request_stranded(session, cutoffs, now, policy.batch_size)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, exc, text
+from sqlalchemy import Executable, event, exc, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -86,6 +86,13 @@ class Database:
         the pool gives the connection back in transactional mode."""
         async with self.engine.connect() as connection:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def holds(self, probe: Executable, params: Mapping[str, Any] | None = None) -> bool:
+        """Whether a prebuilt ``SELECT EXISTS (…)`` is true: one read in autocommit. A polling
+        loop asks before it claims, so an idle tick costs that read instead of a transaction
+        (BEGIN, a claiming UPDATE, COMMIT) and the building of its statement."""
+        async with self.autocommit() as connection:
+            return bool(await connection.scalar(probe, dict(params or {})))
 
     async def ping(self) -> None:
         """PostgreSQL answers, on the health checks' own connection (never queued behind work)."""

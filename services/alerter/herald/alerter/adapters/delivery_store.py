@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.alerter.domain.delivery_policy import DeliveryDecision, TryResult, Verdict
@@ -52,19 +53,24 @@ class TryRecord:
         return None if status is None or 200 <= status < 300 else f"HTTP {status}"
 
 
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
+_DUE = (  # pending, due, and claimed by no live sender
+    _DELIVERIES.c.status == DeliveryStatus.PENDING,
+    _DELIVERIES.c.next_attempt_at <= bindparam("now"),
+    or_(_DELIVERIES.c.claimed_until.is_(None), _DELIVERIES.c.claimed_until < bindparam("now")),
+)
+_ANY_DUE = select(exists().where(*_DUE))
+"""Built once: nearly every poll finds nothing due, and asks only this."""
+
+
 async def claim_due(db: Database, now: datetime, *, limit: int, claim_s: float) -> list[Due]:
     """Up to ``limit`` pending deliveries that are due and not claimed by a live sender."""
-    if limit <= 0:
+    if limit <= 0 or not await db.holds(_ANY_DUE, {"now": now}):
         return []
-    free = or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now)
     due = (
-        select(WebhookDelivery.id)
-        .where(
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.next_attempt_at <= now,
-            free,
-        )
-        .order_by(WebhookDelivery.next_attempt_at)
+        select(_DELIVERIES.c.id)
+        .where(*_DUE)
+        .order_by(_DELIVERIES.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -74,7 +80,8 @@ async def claim_due(db: Database, now: datetime, *, limit: int, claim_s: float) 
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id.in_(due.scalar_subquery()))
                 .values(claimed_until=now + timedelta(seconds=claim_s))
-                .returning(WebhookDelivery)
+                .returning(WebhookDelivery),
+                {"now": now},
             )
         ).all()
         endpoints = await _endpoints(session, {d.endpoint_id for d in claimed})

@@ -7,13 +7,14 @@ re-request is harmless anyway because claims are idempotent.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
+from herald.common.db.engine import Database
 from herald.common.db.models import PublishJob
 from herald.common.domain.job_states import JobStatus
 from herald.recovery.domain.sweep_policy import Cutoffs, is_missed
@@ -30,25 +31,38 @@ class Stranded:
     platform: str
 
 
-def _stale(cutoffs: Cutoffs) -> ColumnElement[bool]:
-    not_recent = or_(
-        PublishJob.requested_at.is_(None), PublishJob.requested_at < cutoffs.requested_before
-    )
-    return and_(
-        not_recent,
-        or_(
-            PublishJob.status == JobStatus.QUEUED,
-            and_(
-                PublishJob.status == JobStatus.RETRYING,
-                PublishJob.next_attempt_at < cutoffs.retry_due_before,
-            ),
-            and_(
-                PublishJob.status == JobStatus.PROCESSING,
-                PublishJob.lease_expires_at < cutoffs.lease_expired_before,
-            ),
-            PublishJob.status == JobStatus.UNCERTAIN,
+_JOBS = cast(Table, PublishJob.__table__)
+_DUE = and_(_JOBS.c.status == JobStatus.SCHEDULED, _JOBS.c.scheduled_for <= bindparam("due_by"))
+"""A scheduled job whose time has come."""
+_STALE = and_(
+    or_(_JOBS.c.requested_at.is_(None), _JOBS.c.requested_at < bindparam("requested_before")),
+    or_(
+        _JOBS.c.status == JobStatus.QUEUED,
+        and_(
+            _JOBS.c.status == JobStatus.RETRYING,
+            _JOBS.c.next_attempt_at < bindparam("retry_due_before"),
         ),
-    )
+        and_(
+            _JOBS.c.status == JobStatus.PROCESSING,
+            _JOBS.c.lease_expires_at < bindparam("lease_expired_before"),
+        ),
+        _JOBS.c.status == JobStatus.UNCERTAIN,
+    ),
+)
+"""A live job whose request was not heeded for its cutoff (``Cutoffs``)."""
+_ANY_TO_SWEEP = select(or_(exists().where(_DUE), exists().where(_STALE)))
+"""Built once, with the cutoffs as parameters: nearly every sweep finds nothing to do, and
+asks only this."""
+
+
+def cutoff_params(cutoffs: Cutoffs) -> dict[str, datetime]:
+    """The parameters of ``_DUE`` and ``_STALE`` (pure)."""
+    return asdict(cutoffs)
+
+
+async def any_to_sweep(db: Database, cutoffs: Cutoffs) -> bool:
+    """Whether a scheduled job is due or a job is stranded: one read, no transaction."""
+    return await db.holds(_ANY_TO_SWEEP, cutoff_params(cutoffs))
 
 
 async def dispatch_due(
@@ -57,13 +71,13 @@ async def dispatch_due(
     """Move scheduled jobs that are due to queued, or to missed when too late for their asset."""
     due = (
         select(PublishJob)
-        .where(PublishJob.status == JobStatus.SCHEDULED, PublishJob.scheduled_for <= cutoffs.due_by)
+        .where(_DUE)
         .order_by(PublishJob.scheduled_for)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     found = []
-    for job in (await session.scalars(due)).all():
+    for job in (await session.scalars(due, {"due_by": cutoffs.due_by})).all():
         if is_missed(job.scheduled_for or now, job.publish_late_within_s, now):
             job.status, job.finished_at, job.last_error_code = JobStatus.MISSED, now, "missed_slot"
             reason = "missed"
@@ -92,7 +106,7 @@ async def request_stranded(
     """Mark jobs whose request was lost (or whose worker died) as requested again."""
     stale = (
         select(PublishJob.id, PublishJob.status)
-        .where(_stale(cutoffs))
+        .where(_STALE)
         .order_by(PublishJob.requested_at.nulls_first())
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -109,7 +123,8 @@ async def request_stranded(
             PublishJob.asset_id,
             PublishJob.channel_id,
             PublishJob.platform,
-        )
+        ),
+        cutoff_params(cutoffs),
     )
     reasons = {
         JobStatus.QUEUED: "queued_stale",
