@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import httpx
@@ -42,12 +43,20 @@ def restart_delay(recent_restarts: int, *, base_s: float = 0.5, cap_s: float = 3
 
 
 class ServiceProcess:
-    """One child process and the thread that forwards its output, line by line, to ``sink``."""
+    """One child process and the thread that forwards its output, line by line, to ``sink``;
+    or, with ``log_dir``, the child writes its output to ``<log_dir>/<name>.log`` itself (no
+    thread of ours reads it: the benchmarks' load generator shares the machine measured)."""
 
     STABLE_AFTER_S = 30.0  # a run this long resets the restart backoff
 
-    def __init__(self, spec: ServiceSpec, sink: Sink, base_env: Mapping[str, str]):
-        self.spec, self._sink, self._base_env = spec, sink, base_env
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        sink: Sink,
+        base_env: Mapping[str, str],
+        log_dir: Path | None = None,
+    ):
+        self.spec, self._sink, self._base_env, self._log_dir = spec, sink, base_env, log_dir
         self.proc: subprocess.Popen[str] | None = None
         self.restarts = 0
         self.started_at = 0.0
@@ -55,16 +64,23 @@ class ServiceProcess:
 
     def start(self) -> None:
         env = {**os.environ, **self._base_env, **self.spec.env, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
+        if self._log_dir is None:
+            self.proc = self._popen(env, subprocess.PIPE)
+            threading.Thread(target=self._forward, args=(self.proc.stdout,), daemon=True).start()
+        else:
+            with (self._log_dir / f"{self.spec.name}.log").open("ab") as log:  # the child's own
+                self.proc = self._popen(env, log)
+        self.started_at = time.monotonic()
+
+    def _popen(self, env: dict[str, str], stdout: int | IO[bytes]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
             [sys.executable, "-m", self.spec.module],
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=stdout,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
         )
-        self.started_at = time.monotonic()
-        threading.Thread(target=self._forward, args=(self.proc.stdout,), daemon=True).start()
 
     def _forward(self, stream: IO[str] | None) -> None:
         if stream is None:
@@ -108,8 +124,19 @@ class ServiceProcess:
 class Fleet:
     """The services of one Herald installation on this machine."""
 
-    def __init__(self, specs: list[ServiceSpec], sink: Sink, base_env: Mapping[str, str]):
-        self.processes = {spec.name: ServiceProcess(spec, sink, base_env) for spec in specs}
+    def __init__(
+        self,
+        specs: list[ServiceSpec],
+        sink: Sink,
+        base_env: Mapping[str, str],
+        *,
+        log_dir: Path | None = None,
+    ):
+        """``sink`` gets every line of the services' output, or with ``log_dir`` only the
+        supervisor's own (a restart); the services then write to files there."""
+        self.processes = {
+            spec.name: ServiceProcess(spec, sink, base_env, log_dir) for spec in specs
+        }
         self._sink = sink
 
     def __getitem__(self, name: str) -> ServiceProcess:

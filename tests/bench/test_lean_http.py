@@ -1,0 +1,116 @@
+"""The load generator's HTTP client against a real socket server: responses split across
+reads, keep-alive, a server that closes, and what it refuses to read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+
+from bench.lean_http import LeanClient, ResponseError, parse_head
+
+Answer = Callable[[bytes], list[bytes]]
+"""A request's bytes → the pieces written back, each its own write."""
+
+
+def ok(body: bytes = b'{"ok":true}', *extra: str) -> Answer:
+    def answer(_: bytes) -> list[bytes]:
+        head = ["HTTP/1.1 200 OK", f"content-length: {len(body)}", *extra]
+        whole = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        return [whole[:7], whole[7:30], whole[30:]]  # the client must gather the pieces
+
+    return answer
+
+
+@asynccontextmanager
+async def server(
+    answer: Answer, *, close_after: bool = False
+) -> AsyncIterator[tuple[str, list[bytes], list[int]]]:
+    """Serves ``answer`` on an ephemeral port (closing each connection after one answer with
+    ``close_after``); the requests it read, and a count of its connections."""
+    requests: list[bytes] = []
+    connections = [0]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections[0] += 1
+        try:
+            while request := await reader.readuntil(b"\r\n\r\n"):
+                requests.append(request)
+                for piece in answer(request):
+                    writer.write(piece)
+                    await writer.drain()
+                    await asyncio.sleep(0.01)
+                if close_after:
+                    break
+        except asyncio.IncompleteReadError:
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        yield f"http://127.0.0.1:{port}", requests, connections
+
+
+async def test_requests_reuse_one_connection_and_read_split_responses() -> None:
+    async with server(ok()) as (url, requests, connections):
+        client = LeanClient(url, {"Authorization": "Bearer k"}, connections=4)
+        for n in range(3):
+            assert await client.post(f"/v1/assets/{n}/approve") == (200, b'{"ok":true}')
+        await client.aclose()
+    assert connections == [1]
+    assert requests[2].startswith(b"POST /v1/assets/2/approve HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Bearer k\r\n" in requests[0]
+    assert b"\r\nContent-Length: 0\r\n" in requests[0]
+
+
+async def test_concurrent_requests_stay_within_the_connections() -> None:
+    async with server(ok()) as (url, requests, connections):
+        client = LeanClient(url, {}, connections=2)
+        results = await asyncio.gather(*(client.post(f"/{n}") for n in range(10)))
+        await client.aclose()
+    assert [status for status, _ in results] == [200] * 10
+    assert connections == [2] and len(requests) == 10
+
+
+async def test_a_server_that_closes_gets_a_new_connection() -> None:
+    async with server(ok(b"", "connection: close"), close_after=True) as (url, _, connections):
+        client = LeanClient(url, {}, connections=1)
+        assert (await client.post("/a"))[0] == 200
+        assert (await client.post("/b"))[0] == 200
+        await client.aclose()
+    assert connections == [2]
+
+
+async def test_a_connection_closed_mid_response_raises() -> None:
+    def cut(_: bytes) -> list[bytes]:
+        return [b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort"]
+
+    async with server(cut, close_after=True) as (url, _, _):
+        client = LeanClient(url, {}, connections=1, timeout_s=5)
+        with pytest.raises(ResponseError, match="closed mid-response"):
+            await client.post("/a")
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("head", "refused"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked", "transfer-encoding chunked"),
+        (b"SSH-2.0-OpenSSH", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 abc OK", "not an HTTP/1.x status line"),
+    ],
+)
+def test_what_it_does_not_read_is_refused(head: bytes, refused: str) -> None:
+    with pytest.raises(ResponseError, match=refused):
+        parse_head(head)
+
+
+def test_a_head_says_status_length_and_keep_alive() -> None:
+    head = parse_head(b"HTTP/1.1 409 Conflict\r\nContent-Length: 12\r\nServer: uvicorn")
+    assert (head.status, head.length, head.close) == (409, 12, False)
+    assert parse_head(b"HTTP/1.0 200 OK").close
+    assert parse_head(b"HTTP/1.1 204 No Content\r\nConnection: close").close
