@@ -31,7 +31,7 @@ def test_the_smoke_run_writes_a_report_with_ratios_and_verdicts(tmp_path: Path) 
         assert figures["latency_p99_ms"]["median"] >= figures["latency_p50_ms"]["median"] > 0
     assert summary["herald"]["cpu_ms_per_job"]["median"] > 0
     assert summary["herald"]["peak_rss_mb_publisher"]["max"] > 0
-    assert summary["herald"]["idle_cpu_ms_per_s_recovery"]["median"] >= 0
+    assert "idle_cpu_ms_per_s_recovery" in summary["herald"]
     assert summary["herald"]["idle_cpu_ms_per_s"]["median"] > 0, "the idle fleet is measured"
     assert "herald/raw per-message throughput" in report["ratios"]
     assert "herald/raw per-message throughput" in report["targets"]

@@ -26,17 +26,18 @@ def ok(body: bytes = b'{"ok":true}', *extra: str) -> Answer:
 
 @asynccontextmanager
 async def server(
-    answer: Answer, *, close_after: bool = False
+    answer: Answer, *, close_after: bool = False, idle_close_s: float | None = None
 ) -> AsyncIterator[tuple[str, list[bytes], list[int]]]:
     """Serves ``answer`` on an ephemeral port (closing each connection after one answer with
-    ``close_after``); the requests it read, and a count of its connections."""
+    ``close_after``, or once idle for ``idle_close_s``, saying nothing, as uvicorn does); the
+    requests it read, and a count of its connections."""
     requests: list[bytes] = []
     connections = [0]
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections[0] += 1
         try:
-            while request := await reader.readuntil(b"\r\n\r\n"):
+            while request := await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), idle_close_s):
                 requests.append(request)
                 for piece in answer(request):
                     writer.write(piece)
@@ -44,7 +45,7 @@ async def server(
                     await asyncio.sleep(0.01)
                 if close_after:
                     break
-        except asyncio.IncompleteReadError:
+        except (asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             writer.close()
@@ -96,12 +97,51 @@ async def test_a_connection_closed_mid_response_raises() -> None:
         await client.aclose()
 
 
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """uvicorn closes a connection idle for 5 s without a word: a request written to it
+    would be lost, so the next request goes out on a new connection."""
+    async with server(ok(), idle_close_s=0.2) as (url, requests, connections):
+        client = LeanClient(url, {}, connections=1, timeout_s=5)
+        assert (await client.post("/a"))[0] == 200
+        await asyncio.sleep(0.5)
+        assert (await client.post("/b"))[0] == 200
+        await client.aclose()
+    assert connections == [2] and len(requests) == 2
+
+
+async def test_a_request_that_times_out_leaves_its_connection_unused() -> None:
+    """A late answer must not be read as the next request's."""
+    answers = iter([[], ok()(b"")])
+
+    def late_then_ok(_: bytes) -> list[bytes]:
+        return next(answers)
+
+    async with server(late_then_ok) as (url, _, connections):
+        client = LeanClient(url, {}, connections=1, timeout_s=0.3)
+        with pytest.raises(TimeoutError):
+            await client.post("/slow")
+        assert await client.post("/next") == (200, b'{"ok":true}')
+        await client.aclose()
+    assert connections == [2]
+
+
+def test_only_a_plain_http_base_url_is_taken() -> None:
+    for url in ("https://127.0.0.1:8080", "http://127.0.0.1:8080/api", "http://"):
+        with pytest.raises(ValueError, match="base URL"):
+            LeanClient(url, {}, connections=1)
+
+
 @pytest.mark.parametrize(
     ("head", "refused"),
     [
         (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked", "transfer-encoding chunked"),
         (b"SSH-2.0-OpenSSH", "not an HTTP/1.x status line"),
         (b"HTTP/1.1 abc OK", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 200 OK\r\nServer: x", "without content-length"),
+        (b"HTTP/1.0 200 OK", "without content-length"),
+        (b"HTTP/1.1 100 Continue", "interim response"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1", "content-length '-1'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2", "conflicting"),
     ],
 )
 def test_what_it_does_not_read_is_refused(head: bytes, refused: str) -> None:
@@ -112,5 +152,5 @@ def test_what_it_does_not_read_is_refused(head: bytes, refused: str) -> None:
 def test_a_head_says_status_length_and_keep_alive() -> None:
     head = parse_head(b"HTTP/1.1 409 Conflict\r\nContent-Length: 12\r\nServer: uvicorn")
     assert (head.status, head.length, head.close) == (409, 12, False)
-    assert parse_head(b"HTTP/1.0 200 OK").close
+    assert parse_head(b"HTTP/1.0 200 OK\r\nContent-Length: 0").close
     assert parse_head(b"HTTP/1.1 204 No Content\r\nConnection: close").close

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from herald.cli.infra.ports import free_port
 from herald.common.db.engine import Database
@@ -224,3 +224,39 @@ async def test_an_idle_drain_reads_once_and_claims_nothing(
     row, _ = await _stage_one(db)
     assert await relay.drain() == 1
     assert await _sent_at(db, row.id) is not None
+
+
+def _oldest_unsent_s() -> float:
+    return REGISTRY.get_sample_value("herald_outbox_oldest_unsent_seconds") or 0.0
+
+
+async def test_a_row_waiting_out_a_publish_backoff_counts_as_the_oldest_unsent(
+    db: Database, js: JetStreamContext
+) -> None:
+    """JetStream refuses a row: it waits out a backoff, claimed by no one, and the gauge the
+    lag alert reads keeps counting its age (it read 0 between ticks while NATS was away)."""
+
+    async def refused(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        raise ConnectionError("nats: no servers available")
+
+    await _relay(db, js).drain()  # whatever other tests left
+    row, _ = await _stage_one(db)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    async with db.transaction() as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row.id).values(created_at=an_hour_ago)
+        )
+    try:
+        failing = OutboxRelay(db, refused, grace_s=0)
+        assert await failing.drain() == 0  # claimed, refused, left to its backoff
+        assert await failing.drain() == 0  # in its backoff: nothing is due
+        assert _oldest_unsent_s() >= 3600
+    finally:
+        async with db.transaction() as session:  # sent, so that no later test meets it
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(sent_at=datetime.now(UTC))
+            )
+    await _relay(db, js).drain()
+    assert _oldest_unsent_s() < 3600

@@ -1,16 +1,12 @@
-"""Tests of herald.cli.fleet: the supervisor's backoff between restarts, and where a
-child's output goes."""
+"""Tests of herald.cli.fleet.restart_delay: the supervisor's backoff between restarts."""
 
 from __future__ import annotations
-
-import time
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from herald.cli.fleet import Fleet, ServiceSpec, restart_delay
+from herald.cli.fleet import restart_delay
 
 NO_DB = settings(database=None, deadline=None)
 
@@ -69,33 +65,3 @@ def test_restart_delay_stays_within_base_and_cap_however_many_restarts(n: int) -
     passes ~1024 (about 8.5 hours of 30 s restarts).
     """
     assert 0.5 <= restart_delay(n) <= 30.0
-
-
-def _zen(log_dir: Path | None) -> tuple[Fleet, list[str]]:
-    """A fleet of one child that prints the Zen of Python and exits; the lines the sink got."""
-    lines: list[str] = []
-    fleet = Fleet(
-        [ServiceSpec("zen", "this", 0)], lambda _, line: lines.append(line), {}, log_dir=log_dir
-    )
-    fleet.start()
-    deadline = time.monotonic() + 30
-    while fleet["zen"].alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return fleet, lines
-
-
-def test_a_childs_output_goes_line_by_line_to_the_sink() -> None:
-    _, lines = _zen(None)
-    deadline = time.monotonic() + 10  # the forwarding thread reads on after the exit
-    while "Beautiful is better than ugly." not in lines and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "Beautiful is better than ugly." in lines
-
-
-def test_with_a_log_dir_the_child_writes_its_own_file_and_the_sink_gets_none(
-    tmp_path: Path,
-) -> None:
-    fleet, lines = _zen(tmp_path)
-    assert not fleet["zen"].alive
-    assert "Beautiful is better than ugly." in (tmp_path / "zen.log").read_text()
-    assert lines == []

@@ -16,7 +16,17 @@ from typing import Any, cast
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import BindParameter, Table, bindparam, exists, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.common.db.engine import Database
@@ -46,7 +56,9 @@ OUTBOX_MARK_FAILURES = Counter(
     "Fast-path sent marks that failed (their rows are published again by the background relay)",
 )
 OUTBOX_OLDEST = Gauge(
-    "herald_outbox_oldest_unsent_seconds", "Age of the oldest unsent outbox row seen by the relay"
+    "herald_outbox_oldest_unsent_seconds",
+    "Age of the oldest unsent outbox row (in flight, or waiting out a publish backoff), read "
+    "by the background relay on each tick",
 )
 
 
@@ -69,7 +81,12 @@ _DUE = (  # left unsent past the grace period, and claimed by no live relay
     _OUTBOX.c.created_at <= bindparam("cutoff"),
     or_(_OUTBOX.c.claimed_until.is_(None), _OUTBOX.c.claimed_until < bindparam("now")),
 )
-_ANY_DUE = select(exists().where(*_DUE))
+_PENDING = select(
+    select(func.min(_OUTBOX.c.created_at)).where(_OUTBOX.c.sent_at.is_(None)).scalar_subquery(),
+    exists().where(*_DUE),
+)
+"""Built once: the oldest unsent row's age (any: in flight, or waiting out a publish backoff)
+and whether any is the background path's to claim now; both on the unsent rows' index."""
 
 
 _STAGE = insert(_OUTBOX)
@@ -197,9 +214,7 @@ class OutboxRelay:
         now = now or datetime.now(UTC)
         rows = await self._claim_batch(now, grace)
         if not rows:
-            OUTBOX_OLDEST.set(0)
             return 0
-        OUTBOX_OLDEST.set((now - rows[0].created_at).total_seconds())
         results = await self._publish_each(rows)
         sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
         failed = [(row, e) for row, e in zip(rows, results, strict=True) if e is not None]
@@ -209,12 +224,15 @@ class OutboxRelay:
         return len(sent)
 
     async def drain(self, *, grace: bool = True) -> int:
-        """Publish every unsent row that can be published now; returns how many. When there is
-        none (nearly every tick: the fast path sent them), one read on the unsent rows' index
-        says so, and nothing is claimed."""
+        """Publish every unsent row that can be published now; returns how many. One read
+        first: it sets ``herald_outbox_oldest_unsent_seconds``, and when no row is due (nearly
+        every tick: the fast path sent them) nothing is claimed."""
         now = datetime.now(UTC)
-        if not await self._db.holds(_ANY_DUE, {"cutoff": self._cutoff(now, grace), "now": now}):
-            OUTBOX_OLDEST.set(0)
+        async with self._db.autocommit() as connection:
+            params = {"cutoff": self._cutoff(now, grace), "now": now}
+            oldest, due = (await connection.execute(_PENDING, params)).one()
+        OUTBOX_OLDEST.set((now - oldest).total_seconds() if oldest is not None else 0.0)
+        if not due:
             return 0
         total = 0
         while count := await self.drain_once(grace=grace):

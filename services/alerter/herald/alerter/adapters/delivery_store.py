@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    exists,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from herald.alerter.domain.delivery_policy import DeliveryDecision, TryResult, Verdict
@@ -55,7 +64,10 @@ class TryRecord:
 
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
 _DUE = (  # pending, due, and claimed by no live sender
-    _DELIVERIES.c.status == DeliveryStatus.PENDING,
+    # 'pending' written into the SQL, not bound: the partial index ix_webhook_deliveries_due
+    # (status = 'pending') serves only a plan that sees the value, and a prepared statement
+    # is planned generically once it has run a few times
+    _DELIVERIES.c.status == literal_column(f"'{DeliveryStatus.PENDING.value}'"),
     _DELIVERIES.c.next_attempt_at <= bindparam("now"),
     or_(_DELIVERIES.c.claimed_until.is_(None), _DELIVERIES.c.claimed_until < bindparam("now")),
 )

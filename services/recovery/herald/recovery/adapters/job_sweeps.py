@@ -7,7 +7,7 @@ re-request is harmless anyway because claims are idempotent.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -57,7 +57,12 @@ asks only this."""
 
 def cutoff_params(cutoffs: Cutoffs) -> dict[str, datetime]:
     """The parameters of ``_DUE`` and ``_STALE`` (pure)."""
-    return asdict(cutoffs)
+    return {
+        "due_by": cutoffs.due_by,
+        "requested_before": cutoffs.requested_before,
+        "retry_due_before": cutoffs.retry_due_before,
+        "lease_expired_before": cutoffs.lease_expired_before,
+    }
 
 
 async def any_to_sweep(db: Database, cutoffs: Cutoffs) -> bool:
