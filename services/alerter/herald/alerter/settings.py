@@ -30,10 +30,11 @@ class AlerterSettings(HeraldSettings):
         64, ge=1, description="publish successes handled together (one read for their alerts)"
     )
     success_batch_wait_s: float = Field(
-        0.1,
+        0.5,
         gt=0,
         description="how long a batch of successes is gathered: a lone success waits this long "
-        "before it resolves its channel's alerts",
+        "before it resolves its channel's alerts; also how often an idle alerter asks "
+        "JetStream for successes (twice per wait)",
     )
     webhook_retry_schedule_s: str = Field(
         DEFAULT_SCHEDULE,
