@@ -4,15 +4,16 @@ reads, keep-alive, a server that closes, and what it refuses to read."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
 
 from bench.lean_http import LeanClient, ResponseError, parse_head
 
-Answer = Callable[[bytes], list[bytes]]
-"""A request's bytes → the pieces written back, each its own write."""
+Answer = Callable[[bytes], list[bytes] | None]
+"""A request's bytes → the pieces written back, each its own write (None: close at once,
+answering nothing)."""
 
 
 def ok(body: bytes = b'{"ok":true}', *extra: str) -> Answer:
@@ -39,7 +40,10 @@ async def server(
         try:
             while request := await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), idle_close_s):
                 requests.append(request)
-                for piece in answer(request):
+                pieces = answer(request)
+                if pieces is None:
+                    break
+                for piece in pieces:
                     writer.write(piece)
                     await writer.drain()
                     await asyncio.sleep(0.01)
@@ -109,11 +113,28 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
     assert connections == [2] and len(requests) == 2
 
 
+async def test_a_kept_connection_closed_unanswered_is_tried_once_more_anew() -> None:
+    """The server closes a kept-alive connection just as a request goes out (its idle timer
+    fired): nothing of the response came, so the request goes again on a new connection."""
+    answers = iter([ok()(b""), None, ok()(b"")])
+
+    def hang_up_once(_: bytes) -> list[bytes] | None:
+        return next(answers)
+
+    async with server(hang_up_once) as (url, requests, connections):
+        client = LeanClient(url, {}, connections=1, timeout_s=5)
+        assert (await client.post("/a"))[0] == 200
+        assert await client.post("/b") == (200, b'{"ok":true}')
+        await client.aclose()
+    assert connections == [2]
+    assert [r.split(b" ")[1] for r in requests] == [b"/a", b"/b", b"/b"]
+
+
 async def test_a_request_that_times_out_leaves_its_connection_unused() -> None:
     """A late answer must not be read as the next request's."""
-    answers = iter([[], ok()(b"")])
+    answers: Iterator[list[bytes] | None] = iter([[], ok()(b"")])
 
-    def late_then_ok(_: bytes) -> list[bytes]:
+    def late_then_ok(_: bytes) -> list[bytes] | None:
         return next(answers)
 
     async with server(late_then_ok) as (url, _, connections):
