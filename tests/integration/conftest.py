@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import nats
@@ -58,16 +58,21 @@ async def files() -> AsyncIterator[str]:
         yield base
 
 
+_RECORDING: ContextVar[object | None] = ContextVar("recorded_statements", default=None)
+
+
 @contextmanager
 def recorded_statements(db: Database) -> Iterator[list[str]]:
-    """The SQL of every statement ``db`` sends for this task while the block runs (to count
-    round trips). Other tasks' statements are not the block's: e.g. an earlier test's relay
-    writing its lingering sent marks."""
+    """The SQL of every statement ``db`` sends while the block runs (to count round trips),
+    from this task and from the tasks it starts meanwhile (they inherit the context). Tasks
+    started before the block are not its own: e.g. an earlier test's relay writing its
+    lingering sent marks."""
     seen: list[str] = []
-    task = asyncio.current_task()
+    block = object()
+    token = _RECORDING.set(block)
 
     def record(*args: object) -> None:
-        if asyncio.current_task() is task:
+        if _RECORDING.get() is block:
             seen.append(str(args[2]))
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
@@ -75,6 +80,7 @@ def recorded_statements(db: Database) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        _RECORDING.reset(token)
 
 
 def one_read(statements: list[str]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,6 @@ from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
-from herald.cli.infra.ports import free_port
 from herald.common.db.engine import Database
 from herald.common.db.models import OutboxMessage
 from herald.common.events import Envelope, PublishRequested
@@ -99,15 +99,17 @@ async def test_a_mark_that_fails_leaves_the_row_to_go_out_again_and_be_stored_on
 
     await _relay(db, js).drain()  # rows other tests left unsent must not blur the count
     row, _ = await _stage_one(db)
-    nowhere = Database(f"postgresql+asyncpg://herald@127.0.0.1:{free_port()}/herald")
     failures = _mark_failures()
     before = await _stream_messages(js)
-    try:
-        relay = OutboxRelay(nowhere, _publisher(js), grace_s=0, mark_linger_s=0)
-        await relay.send([row])
-        await relay.flush_marks()
-    finally:
-        await nowhere.dispose()
+    with socket.socket() as held:  # bound, never listening: every connection is refused
+        held.bind(("127.0.0.1", 0))
+        nowhere = Database(f"postgresql+asyncpg://herald@127.0.0.1:{held.getsockname()[1]}/h")
+        try:
+            relay = OutboxRelay(nowhere, _publisher(js), grace_s=0, mark_linger_s=0)
+            await relay.send([row])
+            await relay.flush_marks()
+        finally:
+            await nowhere.dispose()
     assert _mark_failures() == failures + 1
     assert await _stream_messages(js) == before + 1
     assert await _sent_at(db, row.id) is None
