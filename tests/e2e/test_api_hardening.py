@@ -192,6 +192,29 @@ async def test_two_keys_have_budgets_of_their_own(clients: list[httpx.AsyncClien
     assert other.headers["ratelimit-remaining"] == str(BURST - 1)
 
 
+async def test_an_unknown_or_revoked_key_is_refused_without_a_budget(
+    clients: list[httpx.AsyncClient],
+) -> None:
+    """With the budget on, a request's key is read and its budget spent in one statement:
+    a key that is unknown or revoked gets 401, and spends nothing of a budget."""
+    admin = await new_tenant(clients[0])
+    made = await clients[0].post(
+        "/v1/api-keys", headers=admin.auth, json={"name": "r", "role": "viewer"}
+    )
+    assert made.status_code == 201, made.text
+    key_id, key = made.json()["id"], made.json()["api_key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    assert (await clients[1].get("/v1/channels", headers=auth)).status_code == 200
+    revoked = await clients[0].delete(f"/v1/api-keys/{key_id}", headers=admin.auth)
+    assert revoked.status_code == 204, revoked.text
+    for headers in (auth, {"Authorization": "Bearer hk_unknown"}):
+        response = await clients[1].get("/v1/channels", headers=headers)
+        assert_problem(response, 401, "unauthorized")
+        assert "ratelimit-limit" not in response.headers
+    left = await clients[1].get("/v1/channels", headers=admin.auth)
+    assert left.headers["ratelimit-remaining"] == str(BURST - 3), "create, revoke, this one"
+
+
 async def test_probes_are_not_limited(clients: list[httpx.AsyncClient]) -> None:
     for path in ("/healthz", "/readyz", "/metrics"):
         response = await clients[0].get(path)

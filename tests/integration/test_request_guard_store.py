@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from herald.api.adapters import idempotency_store
 from herald.api.adapters.idempotency_store import Slot
-from herald.api.adapters.request_budget_store import spend
+from herald.api.adapters.request_budget_store import (
+    KEY_AND_SPEND,
+    bucket_key,
+    budget_params,
+    spend,
+    spent,
+)
 from herald.api.domain.idempotency import Fingerprint, Verdict
 from herald.api.domain.request_budget import Budget, Spend
 from herald.common.credentials import CredentialBox
@@ -84,6 +91,61 @@ async def _api_key(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
     async with db.transaction() as session:
         session.add(key)
     return tenant, key.id
+
+
+async def _key_and_spend(db: Database, digest: bytes, budget: Budget = SLOW) -> Spend | None:
+    """``auth.principal``'s common case: the key read and its budget spent in one statement,
+    on an autocommit connection; None when the key is unknown or not usable."""
+    async with db.autocommit() as connection:
+        params = {"digest": digest, **budget_params(budget)}
+        row = (await connection.execute(KEY_AND_SPEND, params)).first()
+        if row is None or not row.usable:
+            return None
+        return await spent(connection, row.id, row, budget)
+
+
+async def _bucket(db: Database, key_id: uuid.UUID) -> RateLimitBucket | None:
+    async with db.transaction() as session:
+        return await session.get(RateLimitBucket, bucket_key(key_id))
+
+
+async def test_a_key_read_with_its_spend_admits_exactly_the_burst_under_concurrency(
+    db: Database,
+) -> None:
+    _, key_id = await _api_key(db)
+    async with db.transaction() as session:
+        digest = (await session.get_one(ApiKey, key_id)).key_hash
+    spends = await asyncio.gather(*(_key_and_spend(db, digest) for _ in range(12)))
+    assert None not in spends
+    allowed = [s for s in spends if s is not None and s.allowed]
+    assert len(allowed) == SLOW.burst
+    assert sorted(s.remaining for s in allowed) == list(range(SLOW.burst))
+    for refused in (s for s in spends if s is not None and not s.allowed):
+        assert timedelta(seconds=99) < refused.retry_after <= timedelta(seconds=100)
+    # the same bucket as a request with an Idempotency-Key spends from (in a transaction)
+    assert not (await _spend(db, bucket_key(key_id))).allowed
+
+
+async def test_an_unknown_revoked_or_expired_key_spends_nothing(db: Database) -> None:
+    assert await _key_and_spend(db, new_id().bytes) is None, "unknown"
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    for column in ("revoked_at", "expires_at"):
+        _, key_id = await _api_key(db)
+        async with db.transaction() as session:
+            await session.execute(update(ApiKey).where(ApiKey.id == key_id).values({column: past}))
+            digest = (await session.get_one(ApiKey, key_id)).key_hash
+        assert await _key_and_spend(db, digest) is None, column
+        assert await _bucket(db, key_id) is None, f"{column}: no bucket made, no token taken"
+
+
+async def test_a_refusal_without_a_bucket_is_retried_at_once_not_an_error(db: Database) -> None:
+    """A key that expires between the spend's clock and the check's finds no bucket to read
+    its Retry-After from: refused, with the shortest wait, never a 500."""
+    async with db.autocommit() as connection:
+        row = (await connection.execute(select(func.now().label("now")))).one()
+        judged = await spent(connection, uuid.uuid4(), _Unspent(row.now), SLOW)
+    assert not judged.allowed
+    assert judged.retry_after_s == 1
 
 
 async def _claim(
@@ -192,3 +254,11 @@ async def test_full_api_key_buckets_are_pruned_and_others_kept(db: Database) -> 
             select(RateLimitBucket.key).where(RateLimitBucket.key.in_([full, busy, channel]))
         )
         assert set(left) == {busy, channel}, "the publisher's buckets are its own"
+
+
+@dataclass(frozen=True)
+class _Unspent:
+    """A ``KEY_AND_SPEND`` row whose budget took nothing."""
+
+    now: datetime
+    tat: datetime | None = None

@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Row, Table, bindparam, select
 
 from herald.api import request_guard
+from herald.api.adapters import request_budget_store
 from herald.api.problems import Problem
 from herald.api.state import AppState, app_state
 from herald.common.db.models import ApiKey
@@ -62,6 +63,9 @@ async def _state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(_state)]
 
 
+INVALID_KEY = "the API key is unknown, revoked or expired"
+
+
 def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", "Missing or invalid API key", detail)
 
@@ -75,17 +79,31 @@ _KeyRow = Row[uuid.UUID, uuid.UUID, str, datetime | None, datetime | None]
 
 
 async def principal(credentials: Credentials, state: State, request: Request) -> Principal:
-    """The tenant and role of the request's API key; 401 if there is none or it is not valid.
-    Then, in the same transaction, its rate limit and Idempotency-Key (``request_guard``)."""
+    """The tenant and role of the request's API key; 401 if there is none or it is not valid,
+    429 when its request budget is spent. A request with an Idempotency-Key reads its key,
+    spends its budget and claims the Idempotency-Key in one transaction (``request_guard``);
+    any other request, the common case, sends one statement in autocommit."""
     if credentials is None:
         raise _unauthorized("send Authorization: Bearer <api key>")
     found = {"digest": digest(credentials.credentials)}
-    if not request_guard.needed(request, state):  # the common case: one read, no transaction
-        async with state.db.autocommit() as connection:
+    if request_guard.claims_a_key(request):
+        async with state.db.transaction() as session:
+            who = _valid((await session.execute(_KEY, found)).first())
+            refusal = await request_guard.admit(session, request, state, who.key_id, who.tenant_id)
+        if refusal is not None:
+            raise refusal
+        return who
+    budget = state.settings.request_budget()
+    async with state.db.autocommit() as connection:
+        if not budget.enabled:
             return _valid((await connection.execute(_KEY, found)).first())
-    async with state.db.transaction() as session:
-        who = _valid((await session.execute(_KEY, found)).first())
-        refusal = await request_guard.admit(session, request, state, who.key_id, who.tenant_id)
+        params = {**found, **request_budget_store.budget_params(budget)}
+        row = (await connection.execute(request_budget_store.KEY_AND_SPEND, params)).first()
+        if row is None or not row.usable:  # the database's clock judged it: nothing was spent
+            raise _unauthorized(INVALID_KEY)
+        who = _principal(row.id, row.tenant_id, row.role)
+        spent = await request_budget_store.spent(connection, who.key_id, row, budget)
+    refusal = request_guard.budget_refusal(request, spent, budget, who.key_id)
     if refusal is not None:
         raise refusal
     return who
@@ -95,8 +113,12 @@ def _valid(key: _KeyRow | None) -> Principal:
     """The key's principal; 401 when it is unknown, revoked or expired."""
     now = datetime.now(UTC)
     if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
-        raise _unauthorized("the API key is unknown, revoked or expired")
-    return Principal(tenant_id=key.tenant_id, key_id=key.id, role=Role(key.role))
+        raise _unauthorized(INVALID_KEY)
+    return _principal(key.id, key.tenant_id, key.role)
+
+
+def _principal(key_id: uuid.UUID, tenant_id: uuid.UUID, role: str) -> Principal:
+    return Principal(tenant_id=tenant_id, key_id=key_id, role=Role(role))
 
 
 def require(*roles: Role) -> Any:
