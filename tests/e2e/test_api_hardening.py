@@ -25,7 +25,7 @@ from herald.api.domain.idempotency import Fingerprint
 from herald.cli.fleet import Fleet, ServiceSpec
 from herald.cli.infra.ports import free_port
 from herald.common.db.engine import Database
-from herald.common.db.models import ApiKey, Asset, IdempotencyKey
+from herald.common.db.models import ApiKey, Asset, IdempotencyKey, RateLimitBucket
 from herald.common.ids import new_id
 from tests.conftest import fresh_database
 from tests.e2e.conftest import OPERATOR_TOKEN, System, Tenant
@@ -193,7 +193,7 @@ async def test_two_keys_have_budgets_of_their_own(clients: list[httpx.AsyncClien
 
 
 async def test_an_unknown_or_revoked_key_is_refused_without_a_budget(
-    clients: list[httpx.AsyncClient],
+    clients: list[httpx.AsyncClient], guard_db: Database
 ) -> None:
     """With the budget on, a request's key is read and its budget spent in one statement:
     a key that is unknown or revoked gets 401, and spends nothing of a budget."""
@@ -207,12 +207,19 @@ async def test_an_unknown_or_revoked_key_is_refused_without_a_budget(
     assert (await clients[1].get("/v1/channels", headers=auth)).status_code == 200
     revoked = await clients[0].delete(f"/v1/api-keys/{key_id}", headers=admin.auth)
     assert revoked.status_code == 204, revoked.text
+    spent = await _bucket_tat(guard_db, key_id)
+    assert spent is not None, "its one admitted request spent from its budget"
     for headers in (auth, {"Authorization": "Bearer hk_unknown"}):
         response = await clients[1].get("/v1/channels", headers=headers)
         assert_problem(response, 401, "unauthorized")
         assert "ratelimit-limit" not in response.headers
-    left = await clients[1].get("/v1/channels", headers=admin.auth)
-    assert left.headers["ratelimit-remaining"] == str(BURST - 3), "create, revoke, this one"
+    assert await _bucket_tat(guard_db, key_id) == spent, "the revoked key spent nothing"
+
+
+async def _bucket_tat(db: Database, key_id: str) -> datetime | None:
+    async with db.transaction() as session:
+        bucket = await session.get(RateLimitBucket, f"api-key:{key_id}")
+        return bucket.tat if bucket is not None else None
 
 
 async def test_probes_are_not_limited(clients: list[httpx.AsyncClient]) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -138,9 +139,39 @@ async def test_an_unknown_revoked_or_expired_key_spends_nothing(db: Database) ->
         assert await _bucket(db, key_id) is None, f"{column}: no bucket made, no token taken"
 
 
+async def test_a_key_expiring_while_its_request_waits_is_judged_as_it_arrived(
+    db: Database,
+) -> None:
+    """The key is judged once, before the wait for the bucket's lock: the answer and the spend
+    agree (usable and spent), and the next request is refused and spends nothing."""
+    _, key_id = await _api_key(db)
+    soon = datetime.now(UTC) + timedelta(seconds=3)  # the request arrives well before
+    async with db.transaction() as session:
+        await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(expires_at=soon))
+        digest = (await session.get_one(ApiKey, key_id)).key_hash
+    params = {"digest": digest, **budget_params(SLOW)}
+    assert await _key_and_spend(db, digest) is not None  # its bucket exists now
+
+    async def arriving() -> Any:
+        async with db.autocommit() as connection:
+            return (await connection.execute(KEY_AND_SPEND, params)).one()
+
+    async with db.transaction() as holder:  # another replica's spend holds the bucket
+        held = select(RateLimitBucket).where(RateLimitBucket.key == bucket_key(key_id))
+        await holder.execute(held.with_for_update())
+        waiting = asyncio.create_task(arriving())
+        await asyncio.sleep((soon - datetime.now(UTC)).total_seconds() + 0.2)  # expired now
+    judged = await waiting
+    assert judged.usable and judged.tat is not None, "usable as it arrived, and its token taken"
+    late = await arriving()
+    assert not late.usable and late.tat is None
+    bucket = await _bucket(db, key_id)
+    assert bucket is not None and bucket.tat == judged.tat, "the expired key spent nothing"
+
+
 async def test_a_refusal_without_a_bucket_is_retried_at_once_not_an_error(db: Database) -> None:
-    """A key that expires between the spend's clock and the check's finds no bucket to read
-    its Retry-After from: refused, with the shortest wait, never a 500."""
+    """A safety net: a usable key's refusal always finds its bucket, but should none be there,
+    the request is refused with the shortest wait, never answered with a 500."""
     async with db.autocommit() as connection:
         row = (await connection.execute(select(func.now().label("now")))).one()
         judged = await spent(connection, uuid.uuid4(), _Unspent(row.now), SLOW)

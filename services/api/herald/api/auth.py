@@ -99,7 +99,7 @@ async def principal(credentials: Credentials, state: State, request: Request) ->
             return _valid((await connection.execute(_KEY, found)).first())
         params = {**found, **request_budget_store.budget_params(budget)}
         row = (await connection.execute(request_budget_store.KEY_AND_SPEND, params)).first()
-        if row is None or not row.usable:  # the database's clock judged it: nothing was spent
+        if row is None or not row.usable:  # judged by the database's clock; nothing spent
             raise _unauthorized(INVALID_KEY)
         who = _principal(row.id, row.tenant_id, row.role)
         spent = await request_budget_store.spent(connection, who.key_id, row, budget)

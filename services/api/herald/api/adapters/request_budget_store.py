@@ -3,7 +3,7 @@
 Every replica spends from the same row, in one statement: an upsert whose conflict branch
 advances the TAT only when ``domain.request_budget.admit`` would admit the request. The row lock
 the upsert takes serialises replicas; the clock is the database's, so replicas' clocks never
-disagree about a bucket. A refused request writes nothing, and reads the TAT back for its
+disagree about a bucket. A refused request changes nothing, and reads the TAT back for its
 Retry-After (a second statement, on the refusal path only).
 
 A request without an Idempotency-Key reads its API key and spends from the key's budget in one
@@ -71,31 +71,32 @@ _READ = select(  # always one row: tat NULL where the bucket does not exist
     _NOW.label("now"),
 )
 
-_FOUND = (
-    select(_KEYS.c.id, _KEYS.c.tenant_id, _KEYS.c.role, _KEYS.c.revoked_at, _KEYS.c.expires_at)
+_FOUND = (  # volatile (its clock), so PostgreSQL evaluates it once for both its readers
+    select(
+        _KEYS.c.id,
+        _KEYS.c.tenant_id,
+        _KEYS.c.role,
+        (
+            _KEYS.c.revoked_at.is_(None)
+            & or_(_KEYS.c.expires_at.is_(None), _KEYS.c.expires_at > _NOW)
+        ).label("usable"),
+    )
     .where(_KEYS.c.key_hash == bindparam("digest"))
     .cte("found")
 )
-_IS_USABLE = _FOUND.c.revoked_at.is_(None) & or_(
-    _FOUND.c.expires_at.is_(None), _FOUND.c.expires_at > _NOW
-)
 _USABLE = select(  # an unknown, revoked or expired key spends nothing: it is refused (401)
     literal(KEY_PREFIX) + sql_cast(_FOUND.c.id, Text), _NOW + _INTERVAL
-).where(_IS_USABLE)
+).where(_FOUND.c.usable)
 _SPENT = _spending(insert(_BUCKETS).from_select(["key", "tat"], _USABLE)).cte("spent")
-KEY_AND_SPEND = select(
-    _FOUND.c.id,
-    _FOUND.c.tenant_id,
-    _FOUND.c.role,
-    _IS_USABLE.label("usable"),
-    _SPENT.c.tat,
-    _SPENT.c.now,
-).select_from(_FOUND.outerjoin(_SPENT, true()))
-"""The API key whose digest is ``digest`` (no row: unknown) and whether it is ``usable`` (not
-revoked, not expired), and, when it is, one token taken from its budget: ``tat`` and ``now``
-are NULL when the budget refused it. ``usable`` reads the clock apart from the spend: a key
-that expires in the microseconds between may be called usable with nothing spent and no bucket,
-which ``spent`` answers as a refusal to retry at once (``_refused``), never an error."""
+KEY_AND_SPEND = select(_FOUND, _SPENT.c.tat, _SPENT.c.now).select_from(
+    _FOUND.outerjoin(_SPENT, true())
+)
+"""The API key whose digest is ``digest`` (no row: unknown), whether it is ``usable`` (neither
+revoked nor expired), and, when it is, one token taken from its budget: ``tat`` and ``now``
+are NULL when the budget refused it. The key is judged once, as the request arrives, before
+any wait for the bucket's row lock: the answer and the spend always agree (a key that expires
+while its request waits was usable, and spent; the next request is refused and spends
+nothing)."""
 
 Executor = AsyncSession | AsyncConnection
 
@@ -133,9 +134,10 @@ async def spent(executor: Executor, api_key_id: uuid.UUID, row: Spent, budget: B
 
 
 async def _refused(executor: Executor, key: str, budget: Budget) -> Spend:
-    """A refusal's Retry-After, from the TAT as it now is (the refusal wrote nothing). A
-    bucket that is not there (a key that expired between two clocks' readings) answers as
-    one whose token just came back: refused, to be tried again at once."""
+    """A refusal's Retry-After, from the TAT as it now is (the refusal changed nothing). A
+    usable key's refusal always finds its bucket; should one be missing all the same, it
+    answers as a bucket whose token just came back: refused, to be tried again at once, never
+    an error."""
     current = (await executor.execute(_READ, {"key": key})).one()
     refused = admit(current.tat, budget, current.now)
     if refused.allowed:  # a token came back in the microseconds between the two statements
