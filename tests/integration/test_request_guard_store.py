@@ -17,8 +17,8 @@ from herald.api.adapters.request_budget_store import (
     KEY_AND_SPEND,
     bucket_key,
     budget_params,
+    judged,
     spend,
-    spent,
 )
 from herald.api.domain.idempotency import Fingerprint, Verdict
 from herald.api.domain.request_budget import Budget, Spend
@@ -102,7 +102,7 @@ async def _key_and_spend(db: Database, digest: bytes, budget: Budget = SLOW) -> 
         row = (await connection.execute(KEY_AND_SPEND, params)).first()
         if row is None or not row.usable:
             return None
-        return await spent(connection, row.id, row, budget)
+        return await judged(connection, row.id, row, budget)
 
 
 async def _bucket(db: Database, key_id: uuid.UUID) -> RateLimitBucket | None:
@@ -161,12 +161,12 @@ async def test_a_key_expiring_while_its_request_waits_is_judged_as_it_arrived(
         await holder.execute(held.with_for_update())
         waiting = asyncio.create_task(arriving())
         await asyncio.sleep((soon - datetime.now(UTC)).total_seconds() + 0.2)  # expired now
-    judged = await waiting
-    assert judged.usable and judged.tat is not None, "usable as it arrived, and its token taken"
+    arrived = await waiting
+    assert arrived.usable and arrived.tat is not None, "usable as it arrived, and its token taken"
     late = await arriving()
     assert not late.usable and late.tat is None
     bucket = await _bucket(db, key_id)
-    assert bucket is not None and bucket.tat == judged.tat, "the expired key spent nothing"
+    assert bucket is not None and bucket.tat == arrived.tat, "the expired key spent nothing"
 
 
 async def test_a_refusal_without_a_bucket_is_retried_at_once_not_an_error(db: Database) -> None:
@@ -174,9 +174,9 @@ async def test_a_refusal_without_a_bucket_is_retried_at_once_not_an_error(db: Da
     the request is refused with the shortest wait, never answered with a 500."""
     async with db.autocommit() as connection:
         row = (await connection.execute(select(func.now().label("now")))).one()
-        judged = await spent(connection, uuid.uuid4(), _Unspent(row.now), SLOW)
-    assert not judged.allowed
-    assert judged.retry_after_s == 1
+        decision = await judged(connection, uuid.uuid4(), _Unspent(row.now), SLOW)
+    assert not decision.allowed
+    assert decision.retry_after_s == 1
 
 
 async def _claim(

@@ -86,7 +86,7 @@ async def principal(credentials: Credentials, state: State, request: Request) ->
     if credentials is None:
         raise _unauthorized("send Authorization: Bearer <api key>")
     found = {"digest": digest(credentials.credentials)}
-    if request_guard.claims_a_key(request):
+    if request_guard.carries_idempotency_key(request):
         async with state.db.transaction() as session:
             who = _valid((await session.execute(_KEY, found)).first())
             refusal = await request_guard.admit(session, request, state, who.key_id, who.tenant_id)
@@ -102,8 +102,8 @@ async def principal(credentials: Credentials, state: State, request: Request) ->
         if row is None or not row.usable:  # judged by the database's clock; nothing spent
             raise _unauthorized(INVALID_KEY)
         who = _principal(row.id, row.tenant_id, row.role)
-        spent = await request_budget_store.spent(connection, who.key_id, row, budget)
-    refusal = request_guard.budget_refusal(request, spent, budget, who.key_id)
+        decided = await request_budget_store.judged(connection, who.key_id, row, budget)
+    refusal = request_guard.budget_refusal(request, decided, budget, who.key_id)
     if refusal is not None:
         raise refusal
     return who

@@ -31,7 +31,7 @@ RATE_LIMITED = Counter(
 )
 
 
-def claims_a_key(request: Request) -> bool:
+def carries_idempotency_key(request: Request) -> bool:
     """Whether the request carries an Idempotency-Key to claim (pure): the claim needs a
     transaction, and ``admit`` runs in it; any other request reads its key and spends from
     its budget in one statement (``request_budget_store.KEY_AND_SPEND``)."""

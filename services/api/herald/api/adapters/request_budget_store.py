@@ -117,7 +117,7 @@ async def spend(executor: Executor, key: str, budget: Budget) -> Spend:
     return admitted(row.tat, budget, row.now)
 
 
-class Spent(Protocol):
+class SpendRow(Protocol):
     """What ``KEY_AND_SPEND`` says of the spend: the TAT it stored (None: refused), and when."""
 
     @property
@@ -126,7 +126,7 @@ class Spent(Protocol):
     def now(self) -> datetime | None: ...
 
 
-async def spent(executor: Executor, api_key_id: uuid.UUID, row: Spent, budget: Budget) -> Spend:
+async def judged(executor: Executor, api_key_id: uuid.UUID, row: SpendRow, budget: Budget) -> Spend:
     """The decision ``KEY_AND_SPEND`` took for a usable key's request (``row``)."""
     if row.tat is None or row.now is None:
         return await _refused(executor, bucket_key(api_key_id), budget)
