@@ -66,7 +66,8 @@ def recorded_statements(db: Database) -> Iterator[list[str]]:
     """The SQL of every statement ``db`` sends while the block runs (to count round trips),
     from this task and from the tasks it starts meanwhile (they inherit the context). Tasks
     started before the block are not its own: e.g. an earlier test's relay writing its
-    lingering sent marks."""
+    lingering sent marks. A block nested in another counts its statements for itself only;
+    a block must end in the task it began in (its context variable is reset there)."""
     seen: list[str] = []
     block = object()
     token = _RECORDING.set(block)
