@@ -86,6 +86,10 @@ def suites(sizes: Sizes) -> dict[str, tuple[str, Suite]]:
         "fsync",
         lambda env: herald_pipeline.run(env, fsync="default", seconds=s),
     )
+    table["herald, limits on"] = (  # the tenant cap and per-key budget's cost
+        "herald",
+        lambda env: herald_pipeline.run(env, seconds=s, limits_on=True),
+    )
     return table
 
 
@@ -135,6 +139,9 @@ def ratios(summary: dict[str, dict[str, dict[str, float]]], sizes: Sizes) -> dic
     }
     found[f"herald achieved/offered @{middle}/s"] = ratio(
         median(f"herald @{middle}/s", "approvals_per_s"), float(middle)
+    )
+    found["herald, limits on/herald throughput"] = ratio(
+        median("herald, limits on", "throughput_jobs_s"), herald
     )
     for framework in ("celery", "dramatiq"):
         for broker in ("rabbitmq", "redis"):

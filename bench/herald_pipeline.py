@@ -43,6 +43,11 @@ TUNING = {
     "HERALD_TENANT_CONCURRENCY": "0",  # one tenant here; the cap is a fairness policy
     "HERALD_LOG_LEVEL": "INFO",
 }
+LIMITS_ON = {  # the production checks, set never to bind: what they cost, not what they refuse
+    "HERALD_TENANT_CONCURRENCY": "1000",  # on by default (10): an advisory lock and a count
+    "HERALD_API_RATE_LIMIT_PER_S": "1000000",  # compose and k8s: 50/s per key
+    "HERALD_API_RATE_LIMIT_BURST": "1000000",
+}
 SUCCEEDED = "SELECT count(*) FROM publish_jobs WHERE status = 'succeeded'"
 FINISHED = """
 SELECT j.asset_id::text, extract(epoch FROM j.finished_at), extract(epoch FROM a.approved_at)
@@ -50,8 +55,18 @@ SELECT j.asset_id::text, extract(epoch FROM j.finished_at), extract(epoch FROM a
 """
 
 
+def tuning(*, limits_on: bool) -> dict[str, str]:
+    """The settings the bench gives the fleet beyond an installation's own (pure). Without
+    ``limits_on``, the tenant cap and the per-key request budget are off: one tenant and one
+    key approve everything, and the pipeline is what is measured; with it, both are on and
+    set never to refuse, so their cost is measured."""
+    return {**TUNING, **(LIMITS_ON if limits_on else {})}
+
+
 @contextmanager
-def fleet(env: BenchEnv, database_url: str, fsync: Fsync, publishers: int) -> Iterator[Fleet]:
+def fleet(
+    env: BenchEnv, database_url: str, fsync: Fsync, publishers: int, *, limits_on: bool = False
+) -> Iterator[Fleet]:
     ports = Ports(
         api=free_port(),
         publisher=free_port(),
@@ -76,7 +91,7 @@ def fleet(env: BenchEnv, database_url: str, fsync: Fsync, publishers: int) -> It
 
     variables = {
         **shared_env(ports, database_url, env.nats_url(fsync), OPERATOR_TOKEN),
-        **TUNING,
+        **tuning(limits_on=limits_on),
     }
     running = Fleet(specs, sink, variables, log_dir=logs)
     running.start()
@@ -144,15 +159,17 @@ async def run(
     publishers: int = 2,
     backlog_cap: int = 2000,
     idle_seconds: float = 0.0,
+    limits_on: bool = False,
 ) -> dict[str, float]:
     """Saturated (``rate_per_s`` None: ``APPROVERS`` clients approve as fast as the API
     answers, the backlog capped) or open loop at ``rate_per_s``, for ``seconds``; the figures
     once every job approved has succeeded. With ``idle_seconds``, first the fleet's CPU while
     it has nothing to do (its polling loops), per second: below a few jobs per second, that
-    is most of a job's cost."""
+    is most of a job's cost. With ``limits_on``, the tenant cap and the per-key request
+    budget are on, as an installation has them, set never to refuse (``tuning``)."""
     url = await env.database("herald")
     dsn = asyncpg_dsn(url)
-    with fleet(env, url, fsync, publishers) as running:
+    with fleet(env, url, fsync, publishers, limits_on=limits_on) as running:
         limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=APPROVERS)
         async with httpx.AsyncClient(base_url=api_url(running), timeout=60, limits=limits) as api:
             tenant, auth, channels = await _tenant(api)

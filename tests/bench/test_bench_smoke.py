@@ -24,7 +24,7 @@ def test_the_smoke_run_writes_a_report_with_ratios_and_verdicts(tmp_path: Path) 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(out.read_text())
     summary = report["summary"]
-    for suite in ("raw per-message", "raw batched", "herald", "herald @50/s"):
+    for suite in ("raw per-message", "raw batched", "herald", "herald @50/s", "herald, limits on"):
         figures = summary[suite]
         assert figures["jobs"]["median"] > 0, suite
         assert figures["throughput_jobs_s"]["median"] > 0, suite
@@ -34,6 +34,7 @@ def test_the_smoke_run_writes_a_report_with_ratios_and_verdicts(tmp_path: Path) 
     assert "idle_cpu_ms_per_s_recovery" in summary["herald"]
     assert summary["herald"]["idle_cpu_ms_per_s"]["median"] > 0, "the idle fleet is measured"
     assert "herald/raw per-message throughput" in report["ratios"]
+    assert "herald, limits on/herald throughput" in report["ratios"]
     assert "herald/raw per-message throughput" in report["targets"]
     assert report["machine"]["cpus"] >= 1
     assert "target herald/raw per-message throughput" in done.stdout
