@@ -29,10 +29,8 @@ def _wait_exit(fleet: Fleet) -> None:
 
 
 def test_a_childs_output_goes_line_by_line_to_the_sink() -> None:
-    _, lines = _zen(None)
-    deadline = time.monotonic() + 10  # the forwarding thread reads on after the exit, and
-    while ZEN not in lines and time.monotonic() < deadline:  # says nothing when it is done
-        time.sleep(0.05)
+    fleet, lines = _zen(None)
+    assert fleet["zen"].drain(10), "the forwarding thread reads to the end of the output"
     assert ZEN in lines
 
 

@@ -58,6 +58,7 @@ class ServiceProcess:
     ):
         self.spec, self._sink, self._base_env, self._log_dir = spec, sink, base_env, log_dir
         self.proc: subprocess.Popen[str] | None = None
+        self.forwarder: threading.Thread | None = None  # the child's lines to the sink
         self.restarts = 0
         self.started_at = 0.0
         self.next_start_at = 0.0
@@ -66,7 +67,10 @@ class ServiceProcess:
         env = {**os.environ, **self._base_env, **self.spec.env, "PYTHONUNBUFFERED": "1"}
         if self._log_dir is None:
             self.proc = self._popen(env, subprocess.PIPE)
-            threading.Thread(target=self._forward, args=(self.proc.stdout,), daemon=True).start()
+            self.forwarder = threading.Thread(
+                target=self._forward, args=(self.proc.stdout,), daemon=True
+            )
+            self.forwarder.start()
         else:
             with (self._log_dir / f"{self.spec.name}.log").open("ab") as log:  # the child's own
                 self.proc = self._popen(env, log)
@@ -113,6 +117,15 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.drain(5)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every line the exited child wrote has reached the sink; whether it did
+        within ``timeout`` (always, with a log file: nothing passes through here)."""
+        if self.forwarder is not None:
+            self.forwarder.join(timeout)
+            return not self.forwarder.is_alive()
+        return True
 
     def ready(self) -> bool:
         try:
